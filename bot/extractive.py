@@ -1,0 +1,43 @@
+"""An answer built from the sources' own sentences: no LLM, always grounded.
+
+Used when ALIGNCHAT_LLM=extractive, and as the fallback when a model's draft cannot be matched
+to any source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.retrieval import Source
+from bot.text import content_words, sentences
+
+MAX_SENTENCES = 3
+MAX_PER_SOURCE = 2
+
+
+def extract(question: str, sources: list[Source], embeddings) -> str:
+    """The sentences of the sources most similar to the question, each marked with its source."""
+    candidates: list[tuple[int, str]] = []
+    for n, source in enumerate(sources, start=1):
+        for passage in source.passages:
+            for sentence in sentences(passage.text):
+                if len(content_words(sentence)) >= 4 and not sentence.startswith("#"):
+                    candidates.append((n, sentence))
+    if not candidates:
+        return ""
+    vectors = np.asarray(embeddings.embed_documents([s for _, s in candidates]))
+    query = np.asarray(embeddings.embed_query(question))
+    scores = vectors @ query
+    chosen: list[int] = []
+    per_source: dict[int, int] = {}
+    seen: set[str] = set()
+    for i in np.argsort(-scores):
+        n, sentence = candidates[i]
+        if per_source.get(n, 0) >= MAX_PER_SOURCE or sentence in seen:
+            continue
+        chosen.append(int(i))
+        seen.add(sentence)
+        per_source[n] = per_source.get(n, 0) + 1
+        if len(chosen) == MAX_SENTENCES:
+            break
+    return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)

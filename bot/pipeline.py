@@ -1,0 +1,123 @@
+"""The whole answer flow as one generator of typed events.
+
+`answer()` retrieves, decides whether the library can answer, generates (or extracts), checks
+citations and reports timings. Front ends only render the events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from bot.citations import check
+from bot.config import Settings
+from bot.extractive import extract
+from bot.llm import LLM, LLMUnavailable, make_llm
+from bot.models import load_embeddings
+from bot.prompts import build_messages
+from bot.retrieval import Retriever, Source
+from bot.schema import AnswerEvent, Cited, Citation, Done, Failed, Retrieved, Token
+from bot.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+NOTHING_FOUND = (
+    "The library has nothing reliable on this, so I won't guess. "
+    "I answer questions about AI alignment from the bundled articles; the closest sources are listed below."
+)
+UNVERIFIED = "The model's draft could not be matched to the sources, so here is what they say directly: "
+
+
+@dataclass
+class Conversation:
+    """What a follow-up needs: earlier turns, and the number each cited article has."""
+
+    turns: list[tuple[str, str]] = field(default_factory=list)
+    numbering: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Everything expensive, loaded once per process and shared by every conversation."""
+
+    def __init__(self, settings: Settings, llm: LLM | None = None, load_llm: bool = True) -> None:
+        self.settings = settings
+        self.store = IndexStore.open_for_reading(settings)
+        self.embeddings = load_embeddings(settings.embedding_model)
+        self.retriever = Retriever(self.store, self.embeddings)
+        self.llm = llm if llm is not None or not load_llm else make_llm(settings)
+
+    @property
+    def llm_name(self) -> str:
+        return self.llm.name if self.llm else "extractive (no LLM)"
+
+
+def _standalone(question: str, conversation: Conversation) -> str:
+    """A retrieval query for a follow-up: the question with the previous question's words."""
+    if not conversation.turns:
+        return question
+    return f"{conversation.turns[-1][0]} {question}"
+
+
+def _related(sources: list[Source]) -> list[Citation]:
+    return [
+        Citation(n=i, doc_id=s.doc_id, title=s.best.title, authors=s.best.authors, url=s.best.url,
+                 date=s.best.date, quote=s.best.text[:300], references=s.best.references)
+        for i, s in enumerate(sources[:3], start=1)
+    ]
+
+
+def answer(question: str, engine: Engine, conversation: Conversation | None = None,
+           settings: Settings | None = None) -> Iterator[AnswerEvent]:
+    settings = settings or engine.settings
+    conversation = conversation if conversation is not None else Conversation()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    question = question.strip()
+    if not question:
+        yield Failed("Please type a question.")
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        yield Failed(f"The question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS}).")
+        return
+
+    sources = engine.retriever.search(_standalone(question, conversation), settings.top_k)
+    timings["retrieval_s"] = time.perf_counter() - started
+    yield Retrieved([p for s in sources for p in s.passages])
+
+    if not sources or sources[0].dense < settings.min_relevance:
+        yield Cited(NOTHING_FOUND, [], abstained=True, related=_related(sources))
+        timings["total_s"] = time.perf_counter() - started
+        yield Done(timings)
+        return
+
+    if engine.llm is None:
+        draft = extract(question, sources, engine.embeddings)
+    else:
+        messages = build_messages(question, sources, list(range(1, len(sources) + 1)),
+                                  settings.answer_style, conversation.turns,
+                                  budget_chars=engine.llm.context_tokens * 2)
+        pieces: list[str] = []
+        try:
+            for piece in engine.llm.stream(messages, settings.max_new_tokens, settings.temperature):
+                if not pieces:
+                    timings["first_token_s"] = time.perf_counter() - started
+                pieces.append(piece)
+                yield Token(piece)
+        except LLMUnavailable as exc:
+            yield Failed(str(exc))
+            return
+        draft = "".join(pieces)
+
+    checked = check(draft, sources, conversation.numbering)
+    if not checked.citations:
+        # A weak model's draft that no source supports is not shown as an answer.
+        checked = check(extract(question, sources, engine.embeddings), sources, conversation.numbering)
+        if engine.llm is not None:
+            checked.text = UNVERIFIED + checked.text
+    conversation.turns.append((question, checked.text))
+    yield Cited(checked.text, checked.citations, unsupported_sentences=checked.unsupported_sentences)
+    timings["total_s"] = time.perf_counter() - started
+    yield Done(timings)

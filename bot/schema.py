@@ -1,0 +1,144 @@
+"""Core types shared by ingestion, retrieval, the answer pipeline and every front end."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def text_hash(text: str) -> str:
+    """Short stable hash used in chunk ids and to detect changed articles."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An original work that a bundled explainer explains."""
+
+    title: str
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    doc_id: str
+    title: str
+    text: str
+    authors: tuple[str, ...] = ()
+    url: str = ""
+    date: str = ""
+    source: str = ""
+    tags: tuple[str, ...] = ()
+    summary: str = ""
+    references: tuple[Reference, ...] = ()
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything stored for the article changes (text or metadata)."""
+        meta = "\x1f".join(
+            [self.title, ",".join(self.authors), self.url, self.date, self.source,
+             ",".join(self.tags), self.summary, repr(self.references)]
+        )
+        return text_hash(meta + "\x1e" + self.text)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    text: str
+    headings: tuple[str, ...]
+    position: int
+
+    def embedded_text(self, title: str) -> str:
+        """What the embedding model sees: the article title and heading path give context."""
+        path = " > ".join(h for h in self.headings if h and h != title)
+        head = f"{title} — {path}" if path else title
+        return f"{head}\n{self.text}"
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its article's metadata and its scores."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    title: str
+    headings: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    url: str = ""
+    date: str = ""
+    source: str = ""
+    tags: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
+    position: int = 0
+    dense: float = 0.0
+    bm25: float = 0.0
+    fused: float = 0.0
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    authors: tuple[str, ...]
+    url: str
+    date: str
+    quote: str
+    references: tuple[Reference, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "authors": list(self.authors),
+            "url": self.url,
+            "date": self.date,
+            "quote": self.quote,
+            "references": [
+                {"title": r.title, "authors": list(r.authors), "year": r.year, "url": r.url}
+                for r in self.references
+            ],
+        }
+
+
+# Answer events: one generator yields these; the CLI, the JSON output, the evaluator and the UI
+# all consume the same stream.
+
+
+@dataclass
+class Retrieved:
+    passages: list[Passage]
+
+
+@dataclass
+class Token:
+    text: str
+
+
+@dataclass
+class Cited:
+    answer_text: str
+    citations: list[Citation]
+    abstained: bool = False
+    unsupported_sentences: int = 0
+    related: list[Citation] = field(default_factory=list)  # closest sources when abstaining
+
+
+@dataclass
+class Done:
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Failed:
+    message: str
+
+
+AnswerEvent = Retrieved | Token | Cited | Done | Failed

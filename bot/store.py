@@ -1,0 +1,184 @@
+"""The index schema and access to Chroma, embedded under the data dir or a `chroma run` server.
+
+Ingestion writes through this module and the bot reads through it, so the collection name,
+the metadata keys and their encoding are defined here once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.config import Settings
+from bot.schema import Passage, Reference
+
+log = logging.getLogger(__name__)
+
+# Metadata keys stored on every chunk. Lists are stored as JSON strings.
+DOC_ID = "doc_id"
+TITLE = "title"
+AUTHORS = "authors"
+URL = "url"
+DATE = "date"
+SOURCE = "source"
+TAGS = "tags"
+SUMMARY = "summary"
+REFERENCES = "references"
+HEADINGS = "headings"
+POSITION = "position"
+CONTENT_HASH = "content_hash"
+ROOT = "root"  # the ingested folder or file the article came from, for pruning
+
+
+class IndexMissing(RuntimeError):
+    """There is no index to read, or it is empty; the message says how to build it."""
+
+
+def _client(settings: Settings, create: bool):
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        parts = urlsplit(settings.chroma_url)
+        if not parts.hostname:
+            raise ValueError(f"ALIGNCHAT_CHROMA_URL={settings.chroma_url!r} is not a URL like http://127.0.0.1:8000")
+        try:
+            return chromadb.HttpClient(
+                host=parts.hostname,
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain exceptions when the server is down
+            raise IndexMissing(
+                f"cannot reach the Chroma server at {settings.chroma_url} ({exc}): start it with "
+                "`chroma run --path DIR`, or unset ALIGNCHAT_CHROMA_URL to use the embedded store"
+            ) from exc
+    if not create and not settings.chroma_dir.is_dir():
+        raise IndexMissing(
+            f"no index in {settings.chroma_dir.resolve()}: run `python -m ingest` to build it "
+            "(or set ALIGNCHAT_DATA_DIR to the data dir that holds it)"
+        )
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def encode_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def decode_list(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(json.loads(value))
+
+
+def encode_references(refs: Sequence[Reference]) -> str:
+    return json.dumps(
+        [{"title": r.title, "authors": list(r.authors), "year": r.year, "url": r.url} for r in refs],
+        ensure_ascii=False,
+    )
+
+
+def decode_references(value: Any) -> tuple[Reference, ...]:
+    if not value:
+        return ()
+    return tuple(
+        Reference(title=r.get("title", ""), authors=tuple(r.get("authors") or ()), year=r.get("year"), url=r.get("url", ""))
+        for r in json.loads(value)
+    )
+
+
+def passage_from(chunk_id: str, text: str, meta: dict[str, Any], dense: float = 0.0) -> Passage:
+    return Passage(
+        chunk_id=chunk_id,
+        doc_id=meta[DOC_ID],
+        text=text,
+        title=meta.get(TITLE, ""),
+        headings=decode_list(meta.get(HEADINGS)),
+        authors=decode_list(meta.get(AUTHORS)),
+        url=meta.get(URL, ""),
+        date=meta.get(DATE, ""),
+        source=meta.get(SOURCE, ""),
+        tags=decode_list(meta.get(TAGS)),
+        references=decode_references(meta.get(REFERENCES)),
+        position=int(meta.get(POSITION, 0)),
+        dense=dense,
+    )
+
+
+@dataclass
+class StoredChunk:
+    chunk_id: str
+    metadata: dict[str, Any]
+
+
+class IndexStore:
+    """One Chroma collection (cosine space) holding every chunk with its article's metadata."""
+
+    def __init__(self, settings: Settings, create: bool = False) -> None:
+        self.settings = settings
+        self.client = _client(settings, create)
+        if create:
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, configuration={"hnsw": {"space": "cosine"}}
+            )
+        else:
+            try:
+                self.collection = self.client.get_collection(settings.collection)
+            except Exception as exc:
+                raise IndexMissing(
+                    f"the index has no collection {settings.collection!r}: run `python -m ingest` "
+                    "to build it"
+                ) from exc
+
+    @classmethod
+    def open_for_reading(cls, settings: Settings) -> IndexStore:
+        store = cls(settings, create=False)
+        if store.count() == 0:
+            raise IndexMissing("the index is empty: run `python -m ingest` to add articles to it")
+        return store
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def all_chunks(self) -> list[StoredChunk]:
+        got = self.collection.get(include=["metadatas"])
+        return [StoredChunk(i, m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+
+    def all_passages(self) -> list[Passage]:
+        got = self.collection.get(include=["metadatas", "documents"])
+        return [
+            passage_from(i, d or "", m or {})
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+
+    def upsert(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
+               metadatas: list[dict[str, Any]]) -> None:
+        if ids:
+            self.collection.upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=metadatas)
+
+    def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        if ids:
+            self.collection.update(ids=ids, metadatas=metadatas)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.collection.delete(ids=list(ids))
+
+    def query(self, embedding: list[float], n: int, where: dict[str, Any] | None = None) -> list[Passage]:
+        n = min(n, self.count())
+        if n == 0:
+            return []
+        got = self.collection.query(
+            query_embeddings=[embedding], n_results=n, where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            passage_from(i, d or "", m or {}, dense=1.0 - float(dist))
+            for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
+        ]

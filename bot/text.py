@@ -1,0 +1,45 @@
+"""Sentence splitting and content-word matching shared by citation checking and extraction."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("english")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*|\d+(?:\.\d+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up very was we were what when
+    where which while who whom why will with would you your yours yourself yourselves one two may
+    might must shall us many much often well even still yet however thus therefore etc""".split()
+)
+
+
+def sentences(text: str) -> list[str]:
+    parts = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.)\s)", text):
+        block = " ".join(block.split())
+        if block:
+            parts.extend(s.strip() for s in _SENTENCE_END.split(block) if s.strip())
+    return parts
+
+
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and len(w) > 1}
+
+
+def overlap(claim: set[str], evidence: set[str]) -> float:
+    """Share of the claim's content words that the evidence contains."""
+    return len(claim & evidence) / len(claim) if claim else 0.0

@@ -1,0 +1,1 @@
+"""Everything that fills the index: loaders, chunking, incremental indexing."""

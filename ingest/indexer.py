@@ -1,0 +1,198 @@
+"""Incremental, crash-safe indexing.
+
+The index itself is the record of what is indexed: every chunk carries its article's doc_id,
+content hash and source root, and chunk ids are derived from their text. So a re-run compares
+what each article should have with what is stored, embeds only chunks that are new, writes an
+article's new chunks in one call before deleting its stale ones, and prunes articles that left
+a re-ingested folder. A run killed at any point leaves state that the next run repairs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bot import store as schema
+from bot.config import Settings
+from bot.models import embedding_model_path, load_embeddings
+from bot.schema import Article, Chunk
+from bot.store import IndexStore
+from ingest.chunking import Chunker, load_tokenizer
+from ingest.sources import discover, load
+
+log = logging.getLogger(__name__)
+EMBED_BATCH = 64
+
+
+@dataclass
+class Report:
+    documents_seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks_total: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"{self.documents_seen} documents: {self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted, {len(self.failed)} failed; "
+            f"{self.chunks_embedded} chunks embedded, {self.chunks_total} in the index "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+@dataclass
+class _Work:
+    article: Article
+    chunks: list[Chunk]  # all of the article's chunks, in order
+    new: list[Chunk]  # those not in the index yet: the only ones to embed
+    stale: list[str]  # stored chunk ids the article no longer has
+    is_new: bool
+
+
+def _metadata(article: Article, chunk: Chunk, root: str) -> dict[str, Any]:
+    return {
+        schema.DOC_ID: article.doc_id,
+        schema.TITLE: article.title,
+        schema.AUTHORS: schema.encode_list(article.authors),
+        schema.URL: article.url,
+        schema.DATE: article.date,
+        schema.SOURCE: article.source,
+        schema.TAGS: schema.encode_list(article.tags),
+        schema.SUMMARY: article.summary,
+        schema.REFERENCES: schema.encode_references(article.references),
+        schema.HEADINGS: schema.encode_list(chunk.headings),
+        schema.POSITION: chunk.position,
+        schema.CONTENT_HASH: article.content_hash,
+        schema.ROOT: root,
+    }
+
+
+class Indexer:
+    def __init__(self, settings: Settings, progress: bool = True) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.store = IndexStore(settings, create=True)
+        self.embeddings = load_embeddings(settings.embedding_model)
+        tokenizer = load_tokenizer(embedding_model_path(settings.embedding_model))
+        self.chunker = Chunker(tokenizer, settings.chunk_tokens, settings.chunk_overlap)
+
+    def rebuild(self) -> None:
+        """Start over: drop the collection (a user asked for it with --rebuild)."""
+        self.store.client.delete_collection(self.settings.collection)
+        self.store = IndexStore(self.settings, create=True)
+
+    def run(self, paths: Sequence[Path], prune: bool = True) -> Report:
+        started = time.perf_counter()
+        report = Report()
+        stored: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for chunk in self.store.all_chunks():
+            stored[chunk.metadata.get(schema.DOC_ID, "")][chunk.chunk_id] = chunk.metadata
+        for path in paths:
+            try:
+                source = discover(path)
+            except FileNotFoundError as exc:
+                report.failed.append({"path": str(path), "error": str(exc)})
+                continue
+            seen: set[str] = set()
+            work: list[_Work] = []
+            for loaded in load(source):
+                if loaded.article is None:
+                    log.warning("skipped %s: %s", loaded.path, loaded.error)
+                    report.failed.append({"path": str(loaded.path), "error": loaded.error})
+                    continue
+                article = loaded.article
+                report.documents_seen += 1
+                if article.doc_id in seen:
+                    log.info("%s is %s again; indexed once", loaded.path, article.doc_id)
+                    continue
+                seen.add(article.doc_id)
+                item = self._plan(article, stored.get(article.doc_id, {}), source.key)
+                if item is None:
+                    report.unchanged += 1
+                else:
+                    work.append(item)
+            self._write(work, source.key, report)
+            if prune:
+                gone = [d for d, chunks in stored.items() if d not in seen
+                        and any(m.get(schema.ROOT) == source.key for m in chunks.values())]
+                for doc_id in gone:
+                    self.store.delete(list(stored.pop(doc_id)))
+                    report.deleted += 1
+                    log.info("deleted %s (no longer in %s)", doc_id, source.key)
+        report.chunks_total = self.store.count()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _plan(self, article: Article, current: dict[str, dict[str, Any]], root: str) -> _Work | None:
+        chunks = self.chunker.chunks(article)
+        wanted = {c.chunk_id for c in chunks}
+        up_to_date = set(current) == wanted and all(
+            m.get(schema.CONTENT_HASH) == article.content_hash and m.get(schema.ROOT) == root
+            for m in current.values()
+        )
+        if up_to_date:
+            return None
+        return _Work(
+            article=article,
+            chunks=chunks,
+            new=[c for c in chunks if c.chunk_id not in current],
+            stale=[cid for cid in current if cid not in wanted],
+            is_new=not current,
+        )
+
+    def _write(self, work: list[_Work], root: str, report: Report) -> None:
+        total = sum(len(w.new) for w in work)
+        bar = tqdm(total=total, desc="embedding", unit="chunk", disable=not self.progress or total == 0)
+        batch: list[_Work] = []
+        size = 0
+        for item in work:
+            batch.append(item)
+            size += len(item.new)
+            if size >= EMBED_BATCH:
+                self._write_batch(batch, root, report, bar)
+                batch, size = [], 0
+        self._write_batch(batch, root, report, bar)
+        bar.close()
+
+    def _write_batch(self, batch: list[_Work], root: str, report: Report, bar: tqdm) -> None:
+        texts = [c.embedded_text(w.article.title) for w in batch for c in w.new]
+        vectors = self.embeddings.embed_documents(texts) if texts else []
+        offset = 0
+        for item in batch:
+            n = len(item.new)
+            article_vectors, offset = vectors[offset:offset + n], offset + n
+            new_ids = {c.chunk_id for c in item.new}
+            kept = [c for c in item.chunks if c.chunk_id not in new_ids]
+            # New chunks first, in one call; then metadata of kept ones; stale ones last, so a
+            # crash in between leaves extra chunks the next run removes, never missing ones.
+            self.store.upsert(
+                ids=[c.chunk_id for c in item.new],
+                embeddings=list(article_vectors),
+                documents=[c.text for c in item.new],
+                metadatas=[_metadata(item.article, c, root) for c in item.new],
+            )
+            self.store.update_metadata(
+                [c.chunk_id for c in kept], [_metadata(item.article, c, root) for c in kept]
+            )
+            self.store.delete(item.stale)
+            report.chunks_embedded += n
+            if item.is_new:
+                report.added += 1
+            else:
+                report.updated += 1
+            bar.update(n)

@@ -1,0 +1,113 @@
+"""Markdown articles with YAML front matter, with the key spellings found in the wild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.ids import doc_id_for
+from bot.schema import Article, Reference
+
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
+
+URL_KEYS = ("url", "canonical_url", "original_url", "source_url", "link")
+DATE_KEYS = ("date", "date_published", "published")
+SUMMARY_KEYS = ("summary", "description")
+
+
+class LoadError(ValueError):
+    """A file that cannot be read as an article; the message says why."""
+
+
+def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        return {}, raw
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise LoadError(f"broken YAML front matter: {exc}".replace("\n", " ")) from exc
+    if not isinstance(meta, dict):
+        raise LoadError("front matter is not a mapping of keys to values")
+    return meta, raw[match.end():]
+
+
+def _first(meta: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if meta.get(key) not in (None, ""):
+            return meta[key]
+    return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts = re.split(r"\s*(?:;|,|\band\b)\s*", value) if "," in value or ";" in value else [value]
+        return tuple(p.strip() for p in parts if p.strip())
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return (str(value),)
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    return str(value).strip() if value is not None else ""
+
+
+def _references(value: Any) -> tuple[Reference, ...]:
+    refs = []
+    for item in value or ():
+        if isinstance(item, dict) and item.get("title"):
+            year = item.get("year")
+            refs.append(Reference(
+                title=str(item["title"]),
+                authors=_strings(item.get("authors") or item.get("author")),
+                year=int(year) if isinstance(year, int) or (isinstance(year, str) and year.isdigit()) else None,
+                url=str(item.get("url") or ""),
+            ))
+    return tuple(refs)
+
+
+def article_from_markdown(raw: str, relative_path: str, source: str = "markdown") -> Article:
+    """Parse one Markdown document; `relative_path` names it when it has neither id nor URL."""
+    meta, body = split_front_matter(raw)
+    body = body.strip()
+    if not body:
+        raise LoadError("no text after the front matter")
+    h1 = _H1.search(body)
+    title = str(meta.get("title") or (h1.group(1) if h1 else Path(relative_path).stem)).strip()
+    url = str(_first(meta, URL_KEYS) or "").strip()
+    return Article(
+        doc_id=doc_id_for(str(meta.get("id") or ""), url, relative_path),
+        title=title,
+        text=body,
+        authors=_strings(meta.get("authors") or meta.get("author")),
+        url=url,
+        date=_date(_first(meta, DATE_KEYS)),
+        source=str(meta.get("source") or source),
+        tags=_strings(meta.get("tags")),
+        summary=str(_first(meta, SUMMARY_KEYS) or "").strip(),
+        references=_references(meta.get("references")),
+    )
+
+
+def load_markdown(path: Path, root: Path) -> Article:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"unreadable: {exc.strerror or exc}") from exc
+    if b"\x00" in raw[:8192]:
+        raise LoadError("binary file, not Markdown text")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"not UTF-8 text (byte {exc.start}): convert it to UTF-8") from exc
+    relative = path.name if root == path else path.relative_to(root).as_posix()
+    return article_from_markdown(text, relative)

@@ -1,0 +1,63 @@
+"""Shared, expensive fixtures: one index of the bundled corpus and one engine per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus" / "articles"
+
+
+def run_cli(args: list[str], data_dir: Path, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m ...` as a user would, with its own data dir."""
+    full_env = {**os.environ, "ALIGNCHAT_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"nothing listening on {port} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def corpus_data_dir(tmp_path_factory) -> Path:
+    """A data dir holding the bundled corpus, ingested once through the real CLI."""
+    data_dir = tmp_path_factory.mktemp("corpus-data")
+    result = run_cli(["-m", "ingest", "--json", str(CORPUS)], data_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def corpus_settings(corpus_data_dir):
+    from bot.config import Settings
+
+    return Settings(data_dir=corpus_data_dir, llm="extractive")
+
+
+@pytest.fixture(scope="session")
+def extractive_engine(corpus_settings):
+    from bot.pipeline import Engine
+
+    return Engine(corpus_settings)

@@ -1,0 +1,83 @@
+"""The answer pipeline end to end on the bundled corpus: citations, abstention, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.pipeline import Conversation, answer
+from bot.schema import Cited, Done, Retrieved
+from tests.conftest import run_cli
+
+
+def final(events) -> Cited:
+    events = list(events)
+    assert isinstance(events[0], Retrieved) and isinstance(events[-1], Done)
+    return next(e for e in events if isinstance(e, Cited))
+
+
+def test_extractive_answer_cites_the_article(extractive_engine):
+    cited = final(answer("Why do people say an AI that is rewarded is not trying to get reward?", extractive_engine))
+    assert not cited.abstained
+    assert "reward-is-not-the-optimization-target" in [c.doc_id for c in cited.citations]
+    numbers = [c.n for c in cited.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    for c in cited.citations:
+        assert f"[{c.n}]" in cited.answer_text and c.quote
+
+
+def test_article_keeps_its_number_across_a_conversation(extractive_engine):
+    conversation = Conversation()
+    first = final(answer("What is wireheading?", extractive_engine, conversation))
+    second = final(answer("How is it different from reward tampering?", extractive_engine, conversation))
+    first_numbers = {c.doc_id: c.n for c in first.citations}
+    for c in second.citations:
+        if c.doc_id in first_numbers:
+            assert c.n == first_numbers[c.doc_id]
+    assert len({c.n for c in second.citations}) == len(second.citations)
+
+
+@pytest.mark.parametrize("question", ["What's a good recipe for banana bread?", "Who won the 2018 World Cup?"])
+def test_off_topic_questions_are_not_answered(extractive_engine, question):
+    cited = final(answer(question, extractive_engine))
+    assert cited.abstained and not cited.citations
+    assert "nothing reliable" in cited.answer_text
+
+
+@pytest.mark.slow
+def test_cli_with_the_bundled_llm(corpus_data_dir):
+    result = run_cli(["-m", "bot", "ask", "--json", "What is wireheading, and where does the term come from?"],
+                     corpus_data_dir, env={"ALIGNCHAT_LLM": "bundled"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout)
+    assert set(out) >= {"answer", "citations", "abstained", "timings"}
+    assert not out["abstained"]
+    assert "wireheading" in [c["doc_id"] for c in out["citations"]]
+    for c in out["citations"]:
+        assert set(c) >= {"n", "doc_id", "title", "authors", "url", "date", "quote"}
+        assert f"[{c['n']}]" in out["answer"]
+    assert out["timings"]["total_s"] > 0
+
+
+def test_cli_text_output_lists_sources(corpus_data_dir):
+    result = run_cli(["-m", "bot", "ask", "--llm", "extractive", "What does shard theory say about human values?"],
+                     corpus_data_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Sources:" in result.stdout and "[1]" in result.stdout
+    assert "Shard theory" in result.stdout or "shard theory" in result.stdout
+
+
+def test_missing_data_dir_gives_a_clear_message(tmp_path):
+    result = run_cli(["-m", "bot", "ask", "What is wireheading?"], tmp_path / "nowhere")
+    assert result.returncode == 2
+    assert "python -m ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_empty_index_gives_a_clear_message(tmp_path):
+    empty = tmp_path / "articles"
+    empty.mkdir()
+    run_cli(["-m", "ingest", str(empty)], tmp_path / "data")
+    result = run_cli(["-m", "bot", "ask", "What is wireheading?"], tmp_path / "data")
+    assert result.returncode == 2
+    assert "empty" in result.stderr and "python -m ingest" in result.stderr and "Traceback" not in result.stderr

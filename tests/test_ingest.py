@@ -1,0 +1,127 @@
+"""Ingestion of Markdown articles: identity, chunk sizes, incremental re-runs, bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.ids import canonical_url, doc_id_for
+from ingest.indexer import Indexer
+from ingest.markdown import LoadError, article_from_markdown
+from tests.conftest import run_cli
+
+ARTICLE = """---
+title: "{title}"
+author: Jane Roe
+original_url: {url}
+date_published: 2023-05-01
+tags: [reward-learning, test]
+description: A test article.
+---
+
+# {title}
+
+## What it says
+
+{body}
+
+## Why it matters
+
+Specification gaming happens when an agent satisfies the letter of its objective but not its intent.
+"""
+
+
+def write(folder: Path, name: str, title: str, url: str = "", body: str = "Reward shapes behaviour.") -> Path:
+    path = folder / name
+    path.write_text(ARTICLE.format(title=title, url=url or '""', body=body), encoding="utf-8")
+    return path
+
+
+def test_front_matter_keys_used_in_the_wild():
+    article = article_from_markdown(
+        ARTICLE.format(title="Odd: title", url="https://www.Example.com/post/?id=3#top", body="Text."), "a.md"
+    )
+    assert article.title == "Odd: title"
+    assert article.authors == ("Jane Roe",)
+    assert article.date == "2023-05-01"
+    assert article.summary == "A test article."
+    assert article.doc_id == "https://example.com/post?id=3"
+    assert "---" not in article.text.splitlines()[0]
+
+
+def test_identity_rules():
+    assert canonical_url("HTTPS://WWW.LessWrong.com/posts/abc/") == "https://lesswrong.com/posts/abc"
+    assert canonical_url("https://x.org/p?c=1") != canonical_url("https://x.org/p?c=2")
+    assert doc_id_for("", "", "sub/a.md") == "sub/a.md"
+    assert doc_id_for("slug", "https://x.org", "a.md") == "slug"
+
+
+def test_broken_front_matter_is_a_clear_error():
+    with pytest.raises(LoadError, match="front matter"):
+        article_from_markdown("---\ntitle: [unclosed\n---\ntext", "bad.md")
+
+
+def test_chunks_fit_the_embedding_model(tmp_path):
+    long_body = " ".join(f"Sentence {i} about reward models and goal misgeneralization in agents." for i in range(400))
+    write(tmp_path, "long.md", "A long article", body=long_body)
+    indexer = Indexer(Settings(data_dir=tmp_path / "data"), progress=False)
+    article = article_from_markdown((tmp_path / "long.md").read_text(), "long.md")
+    chunks = indexer.chunker.chunks(article)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert indexer.chunker.count(chunk.embedded_text(article.title)) <= 254
+    assert {c.headings[-1] for c in chunks} == {"What it says", "Why it matters"}
+
+
+def test_incremental_runs(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    write(folder, "a.md", "Article A", "https://example.org/a")
+    write(folder, "b.md", "Article B", "https://example.org/b")
+    write(folder, "c.md", "Article C")
+    indexer = Indexer(Settings(data_dir=tmp_path / "data"), progress=False)
+
+    first = indexer.run([folder])
+    assert (first.added, first.failed) == (3, [])
+    chunks = first.chunks_total
+
+    again = indexer.run([folder])
+    assert (again.unchanged, again.added, again.updated, again.chunks_embedded) == (3, 0, 0, 0)
+    assert again.chunks_total == chunks
+
+    write(folder, "a.md", "Article A", "https://example.org/a", body="Reward is a chisel, not a goal.")
+    (folder / "b.md").unlink()
+    changed = indexer.run([folder])
+    assert (changed.updated, changed.deleted, changed.unchanged) == (1, 1, 1)
+    ids = {c.metadata["doc_id"] for c in indexer.store.all_chunks()}
+    assert ids == {"https://example.org/a", "c.md"}
+    texts = " ".join(p.text for p in indexer.store.all_passages())
+    assert "chisel" in texts and "Reward shapes behaviour" not in texts
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    write(folder, "good.md", "Good article")
+    (folder / "broken.md").write_text("---\ntitle: [oops\n---\nbody", encoding="utf-8")
+    (folder / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (folder / "empty.md").write_text("", encoding="utf-8")
+    data = tmp_path / "data"
+    result = run_cli(["-m", "ingest", "--json", str(folder)], data)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["added"] == 1
+    reasons = {Path(f["path"]).name: f["error"] for f in report["failed"]}
+    assert set(reasons) == {"broken.md", "latin1.md", "empty.md"}
+    assert "UTF-8" in reasons["latin1.md"] and "front matter" in reasons["broken.md"]
+    assert set(report) >= {"documents_seen", "added", "updated", "unchanged", "deleted", "failed", "chunks_total", "seconds"}
+
+    # A later run with only bad input loses nothing already stored.
+    (folder / "good.md").unlink()
+    missing = run_cli(["-m", "ingest", "--json", "--no-prune", str(folder), str(tmp_path / "nope")], data)
+    report = json.loads(missing.stdout)
+    assert report["chunks_total"] > 0 and report["deleted"] == 0
+    assert any("no such file" in f["error"] for f in report["failed"])
