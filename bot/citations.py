@@ -10,7 +10,7 @@ None of this depends on the model being smart.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.retrieval import Source
 from bot.schema import Citation
@@ -31,6 +31,8 @@ class CheckedAnswer:
     text: str
     citations: list[Citation]
     unsupported_sentences: int
+    supported_sentences: int = 0
+    numbering: dict[str, int] = field(default_factory=dict)  # the conversation's, updated
 
 
 def _numbers(group: str) -> list[int]:
@@ -85,34 +87,42 @@ def _best_quote(claims: list[set[str]], source: Source) -> str:
     return best if len(best) <= 400 else best[:400].rsplit(" ", 1)[0] + "…"
 
 
-def check(answer: str, sources: list[Source], numbering: dict[str, int]) -> CheckedAnswer:
+def check(answer: str, sources: list[Source], numbering: dict[str, int],
+          idf: dict[str, float] | None = None) -> CheckedAnswer:
     """Verify `answer`, whose markers [1..len(sources)] refer to `sources` in order.
 
-    `numbering` maps doc_id to the number the article has in this conversation; new cited
-    articles are added to it in order of first citation.
+    `numbering` maps doc_id to the number the article has in this conversation; the result
+    carries it extended with new cited articles in order of first citation (the argument is
+    left as it was, so a draft that is thrown away numbers nothing). `idf` weighs rare words.
     """
     evidence = [content_words(" ".join(p.text for p in s.passages) + " " + s.best.title) for s in sources]
     checked: list[tuple[str, list[int]]] = []
-    unsupported = 0
+    unsupported = supported = 0
     claims_by_source: dict[int, list[set[str]]] = {}
+    seen: set[str] = set()
     for raw in _attach_leading_markers(sentences(answer)):
         bare, cited = split_markers(raw)
-        if not bare:
+        if not bare or bare.lower() in seen:  # small models loop; say each thing once
             continue
+        seen.add(bare.lower())
         claim = content_words(bare)
         valid = [n for n in cited if 1 <= n <= len(sources)]
-        scores = {n: overlap(claim, evidence[n - 1]) for n in range(1, len(sources) + 1)}
+        scores = {n: overlap(claim, evidence[n - 1], idf) for n in range(1, len(sources) + 1)}
         keep = [n for n in valid if scores[n] >= KEEP] if len(claim) >= MIN_WORDS else valid
         if not keep and len(claim) >= MIN_WORDS and scores:
             best = max(scores, key=scores.get)
             if scores[best] >= SUPPORTED:
                 keep = [best]
-        if len(claim) >= MIN_WORDS and not any(scores[n] >= SUPPORTED for n in keep):
-            unsupported += 1
+        if len(claim) >= MIN_WORDS:
+            if any(scores[n] >= SUPPORTED for n in keep):
+                supported += 1
+            else:
+                unsupported += 1
         for n in keep:
             claims_by_source.setdefault(n, []).append(claim)
         checked.append((bare, keep))
 
+    numbering = dict(numbering)
     local_to_global: dict[int, int] = {}
     for _, keep in checked:
         for n in keep:
@@ -132,4 +142,5 @@ def check(answer: str, sources: list[Source], numbering: dict[str, int]) -> Chec
             date=best.date, quote=_best_quote(claims_by_source.get(local, []), source),
             references=best.references,
         ))
-    return CheckedAnswer(text=text, citations=citations, unsupported_sentences=unsupported)
+    return CheckedAnswer(text=text, citations=citations, unsupported_sentences=unsupported,
+                         supported_sentences=supported, numbering=numbering)

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         Path("data"),
-        description="Where the index, the keyword index, the requantized model and feedback live.",
+        description="Where the index and the requantized bundled model live.",
     )
     llm: str = Field(
         "bundled",
@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     answer_style: AnswerStyle = Field("concise", description="concise, detailed or beginner.")
     max_new_tokens: int = Field(256, ge=16, le=4096, description="Answer length limit in tokens.")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="LLM sampling temperature.")
+    seed: int = Field(0, description="Sampling seed for local models, so answers are reproducible.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for an LLM server.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp; unset: all cores.")
     chunk_tokens: int = Field(

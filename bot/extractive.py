@@ -6,6 +6,8 @@ to any source.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from bot.retrieval import Source
@@ -13,6 +15,13 @@ from bot.text import content_words, sentences
 
 MAX_SENTENCES = 3
 MAX_PER_SOURCE = 2
+RANK_PENALTY = 0.03
+
+
+def _plain(sentence: str) -> str:
+    """A sentence without Markdown list bullets and emphasis, to read well inside an answer."""
+    sentence = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", sentence)
+    return re.sub(r"(\*\*|__|`)", "", sentence).strip()
 
 
 def extract(question: str, sources: list[Source], embeddings) -> str:
@@ -21,13 +30,15 @@ def extract(question: str, sources: list[Source], embeddings) -> str:
     for n, source in enumerate(sources, start=1):
         for passage in source.passages:
             for sentence in sentences(passage.text):
-                if len(content_words(sentence)) >= 4 and not sentence.startswith("#"):
+                sentence = _plain(sentence)
+                if len(content_words(sentence)) >= 4 and not sentence.endswith(":"):
                     candidates.append((n, sentence))
     if not candidates:
         return ""
     vectors = np.asarray(embeddings.embed_documents([s for _, s in candidates]))
     query = np.asarray(embeddings.embed_query(question))
-    scores = vectors @ query
+    # Similarity to the question, with a small preference for the better-ranked sources.
+    scores = vectors @ query - RANK_PENALTY * np.asarray([n - 1 for n, _ in candidates])
     chosen: list[int] = []
     per_source: dict[int, int] = {}
     seen: set[str] = set()

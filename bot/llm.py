@@ -36,7 +36,7 @@ class LLM(Protocol):
 class LlamaCppLLM:
     """A local GGUF model run in-process by llama.cpp."""
 
-    def __init__(self, path: Path, n_threads: int | None = None, context_tokens: int = 4096) -> None:
+    def __init__(self, path: Path, n_threads: int | None = None, context_tokens: int = 4096, seed: int = 0) -> None:
         if not path.is_file():
             raise ModelMissing(f"no GGUF model at {path}: check ALIGNCHAT_LLM=gguf:/path/model.gguf")
         from llama_cpp import Llama
@@ -46,7 +46,7 @@ class LlamaCppLLM:
         threads = n_threads or os.cpu_count() or 1
         try:
             self._model = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
-                                n_threads_batch=threads, verbose=False)
+                                n_threads_batch=threads, seed=seed, verbose=False)
         except ValueError as exc:
             raise ModelMissing(f"llama.cpp cannot load {path}: {exc}") from exc
         # One llama.cpp context serves one generation at a time.
@@ -55,7 +55,8 @@ class LlamaCppLLM:
     def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:
         with self._lock:
             for part in self._model.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True
+                messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
+                repeat_penalty=1.3,
             ):
                 text = part["choices"][0]["delta"].get("content")
                 if text:
@@ -111,8 +112,8 @@ def make_llm(settings: Settings) -> LLM | None:
     if kind == "extractive":
         return None
     if kind == "bundled":
-        return LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, context_tokens=2048)
+        return LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, 2048, settings.seed)
     if kind == "gguf":
-        return LlamaCppLLM(Path(value).expanduser(), settings.n_threads)
+        return LlamaCppLLM(Path(value).expanduser(), settings.n_threads, seed=settings.seed)
     base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1")
     return OpenAICompatibleLLM(value, base_url, os.environ.get("OPENAI_API_KEY", ""), settings.llm_timeout)

@@ -111,12 +111,15 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
             return
         draft = "".join(pieces)
 
-    checked = check(draft, sources, conversation.numbering)
-    if not checked.citations:
-        # A weak model's draft that no source supports is not shown as an answer.
-        checked = check(extract(question, sources, engine.embeddings), sources, conversation.numbering)
+    idf = engine.retriever.idf
+    checked = check(draft, sources, conversation.numbering, idf)
+    if not checked.citations or checked.unsupported_sentences > checked.supported_sentences:
+        # A draft that the sources mostly do not support is not shown as the answer: weak
+        # local models invent, and the reader gets the sources' own words instead.
+        checked = check(extract(question, sources, engine.embeddings), sources, conversation.numbering, idf)
         if engine.llm is not None:
             checked.text = UNVERIFIED + checked.text
+    conversation.numbering = checked.numbering
     conversation.turns.append((question, checked.text))
     yield Cited(checked.text, checked.citations, unsupported_sentences=checked.unsupported_sentences)
     timings["total_s"] = time.perf_counter() - started

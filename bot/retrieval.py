@@ -15,6 +15,7 @@ import bm25s
 
 from bot.schema import Passage
 from bot.store import IndexStore
+from bot.text import inverse_document_frequencies
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -61,6 +62,8 @@ class Retriever:
         tokens = bm25s.tokenize([_keyword_text(p) for p in self.passages], stopwords="en",
                                 stemmer=_STEMMER, show_progress=False)
         self.bm25.index(tokens, show_progress=False)
+        # Word rarity across the library, for weighing citation support (bot.citations).
+        self.idf = inverse_document_frequencies([_keyword_text(p) for p in self.passages])
 
     def _keyword(self, query: str, n: int) -> list[tuple[int, float]]:
         tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -40,6 +41,25 @@ def content_words(text: str) -> set[str]:
     return {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and len(w) > 1}
 
 
-def overlap(claim: set[str], evidence: set[str]) -> float:
-    """Share of the claim's content words that the evidence contains."""
-    return len(claim & evidence) / len(claim) if claim else 0.0
+def overlap(claim: set[str], evidence: set[str], idf: dict[str, float] | None = None) -> float:
+    """Share of the claim's content words that the evidence contains, weighted by rarity.
+
+    With document frequencies from the library, "wirehead" counts for far more than "problem",
+    so a vague sentence cannot borrow support from an article that merely shares common words.
+    """
+    if not claim:
+        return 0.0
+    if idf is None:
+        return len(claim & evidence) / len(claim)
+    default = max(idf.values(), default=1.0)
+    total = sum(idf.get(w, default) for w in claim)
+    return sum(idf.get(w, default) for w in claim & evidence) / total
+
+
+def inverse_document_frequencies(texts: list[str]) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word in content_words(text):
+            counts[word] = counts.get(word, 0) + 1
+    n = len(texts)
+    return {w: math.log(1 + n / c) for w, c in counts.items()}

@@ -98,7 +98,7 @@ def test_incremental_runs(tmp_path):
     assert (changed.updated, changed.deleted, changed.unchanged) == (1, 1, 1)
     ids = {c.metadata["doc_id"] for c in indexer.store.all_chunks()}
     assert ids == {"https://example.org/a", "c.md"}
-    texts = " ".join(p.text for p in indexer.store.all_passages())
+    texts = " ".join(p.text for p in indexer.store.all_passages() if p.doc_id == "https://example.org/a")
     assert "chisel" in texts and "Reward shapes behaviour" not in texts
 
 
