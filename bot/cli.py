@@ -9,7 +9,8 @@ import sys
 
 from bot.config import Settings
 from bot.models import ModelMissing
-from bot.schema import Cited, Citation, Done, Failed, Token
+from bot.retrieval import Filters
+from bot.schema import Citation, Cited, Done, Failed, Retrieved, Token
 from bot.store import IndexMissing
 
 
@@ -23,19 +24,25 @@ def format_sources(citations: list[Citation]) -> str:
     return "\n".join(lines)
 
 
-def ask(question: str, settings: Settings, as_json: bool) -> int:
+def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Filters()) -> int:
     from bot.pipeline import Engine, answer
 
     engine = Engine(settings)
     result: dict = {"answer": "", "citations": [], "abstained": False, "timings": {}}
     streamed = False
-    for event in answer(question, engine):
+    retrieved: list = []
+    for event in answer(question, engine, filters=filters):
         if isinstance(event, Token) and not as_json:
             # Stream the draft on stderr, so stdout stays the verified answer only.
             print(event.text, end="", file=sys.stderr, flush=True)
             streamed = True
+        elif isinstance(event, Retrieved):
+            retrieved = event.passages
         elif isinstance(event, Failed):
             print(f"error: {event.message}", file=sys.stderr)
+            titles = list(dict.fromkeys(p.title for p in retrieved))
+            if titles:  # what was found is still worth showing
+                print("Retrieved sources:\n" + "\n".join(f"- {t}" for t in titles), file=sys.stderr)
             return 1
         elif isinstance(event, Cited):
             result.update(answer=event.answer_text, abstained=event.abstained,
@@ -65,13 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("question")
     ask_parser.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
     ask_parser.add_argument("--llm", help="override ALIGNCHAT_LLM for this run (bundled, extractive, gguf:..., openai:...)")
+    ask_parser.add_argument("--style", choices=["concise", "detailed", "beginner"], help="answer style")
+    ask_parser.add_argument("--tag", action="append", default=[], help="only articles with this tag (repeatable)")
+    ask_parser.add_argument("--author", action="append", default=[], help="only articles by this author")
+    ask_parser.add_argument("--source", action="append", default=[], help="only articles from this source")
+    ask_parser.add_argument("--since", default="", metavar="YYYY-MM-DD", help="only articles dated on or after")
+    ask_parser.add_argument("--until", default="", metavar="YYYY-MM-DD", help="only articles dated on or before")
     ask_parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings(**({"llm": args.llm} if args.llm else {}))
-        return ask(args.question, settings, args.json)
+        overrides = {k: v for k, v in (("llm", args.llm), ("answer_style", args.style)) if v}
+        settings = Settings(**overrides)
+        filters = Filters(tuple(args.tag), tuple(args.author), args.since, args.until, tuple(args.source))
+        return ask(args.question, settings, args.json, filters)
     except (IndexMissing, ModelMissing, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
             "instead of answering."
         ),
     )
+    min_topicality: float = Field(
+        0.15,
+        description=(
+            "When the bot abstains: a question whose similarity to the library as a whole is below "
+            "this is treated as off topic (a polite redirection, no sources listed)."
+        ),
+    )
     answer_style: AnswerStyle = Field("concise", description="concise, detailed or beginner.")
     max_new_tokens: int = Field(256, ge=16, le=4096, description="Answer length limit in tokens.")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="LLM sampling temperature.")

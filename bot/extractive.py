@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from bot.retrieval import Source
-from bot.text import content_words, sentences
+from bot.text import content_words, is_instruction, sentences
 
 MAX_SENTENCES = 3
 MAX_PER_SOURCE = 2
@@ -31,7 +31,7 @@ def extract(question: str, sources: list[Source], embeddings) -> str:
         for passage in source.passages:
             for sentence in sentences(passage.text):
                 sentence = _plain(sentence)
-                if len(content_words(sentence)) >= 4 and not sentence.endswith(":"):
+                if len(content_words(sentence)) >= 4 and not sentence.endswith(":") and not is_instruction(sentence):
                     candidates.append((n, sentence))
     if not candidates:
         return ""

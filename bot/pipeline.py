@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.citations import check
+from bot.condense import standalone
 from bot.config import Settings
 from bot.extractive import extract
 from bot.llm import LLM, LLMUnavailable, make_llm
 from bot.models import load_embeddings
 from bot.prompts import build_messages
-from bot.retrieval import Retriever, Source
-from bot.schema import AnswerEvent, Cited, Citation, Done, Failed, Retrieved, Token
+from bot.retrieval import Filters, Retriever, Source
+from bot.schema import AnswerEvent, Citation, Cited, Done, Failed, Retrieved, Token
 from bot.store import IndexStore
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,26 @@ NOTHING_FOUND = (
     "The library has nothing reliable on this, so I won't guess. "
     "I answer questions about AI alignment from the bundled articles; the closest sources are listed below."
 )
+OFF_TOPIC = (
+    "I can only help with questions about AI alignment and AI safety. Try asking about reward "
+    "learning and RLHF, shard theory, wireheading and reward hacking, goal misgeneralization, "
+    "corrigibility or interpretability."
+)
 UNVERIFIED = "The model's draft could not be matched to the sources, so here is what they say directly: "
 
 
 @dataclass
 class Conversation:
-    """What a follow-up needs: earlier turns, and the number each cited article has."""
+    """What a follow-up needs: earlier turns, the number each cited article has, and the
+    titles the last answer cited (follow-ups often point at them)."""
 
     turns: list[tuple[str, str]] = field(default_factory=list)
     numbering: dict[str, int] = field(default_factory=dict)
+    last_titles: list[str] = field(default_factory=list)
+
+    def query_for(self, question: str) -> str:
+        previous = self.turns[-1][0] if self.turns else None
+        return standalone(question, previous, self.last_titles)
 
 
 class Engine:
@@ -54,13 +66,6 @@ class Engine:
         return self.llm.name if self.llm else "extractive (no LLM)"
 
 
-def _standalone(question: str, conversation: Conversation) -> str:
-    """A retrieval query for a follow-up: the question with the previous question's words."""
-    if not conversation.turns:
-        return question
-    return f"{conversation.turns[-1][0]} {question}"
-
-
 def _related(sources: list[Source]) -> list[Citation]:
     return [
         Citation(n=i, doc_id=s.doc_id, title=s.best.title, authors=s.best.authors, url=s.best.url,
@@ -70,7 +75,7 @@ def _related(sources: list[Source]) -> list[Citation]:
 
 
 def answer(question: str, engine: Engine, conversation: Conversation | None = None,
-           settings: Settings | None = None) -> Iterator[AnswerEvent]:
+           settings: Settings | None = None, filters: Filters = Filters()) -> Iterator[AnswerEvent]:
     settings = settings or engine.settings
     conversation = conversation if conversation is not None else Conversation()
     timings: dict[str, float] = {}
@@ -83,12 +88,17 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
         yield Failed(f"The question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS}).")
         return
 
-    sources = engine.retriever.search(_standalone(question, conversation), settings.top_k)
+    query = conversation.query_for(question)
+    vector = engine.retriever.embed(query)
+    sources = engine.retriever.search(query, settings.top_k, filters, vector=vector)
     timings["retrieval_s"] = time.perf_counter() - started
     yield Retrieved([p for s in sources for p in s.passages])
 
-    if not sources or sources[0].dense < settings.min_relevance:
-        yield Cited(NOTHING_FOUND, [], abstained=True, related=_related(sources))
+    if not sources or max(s.dense for s in sources) < settings.min_relevance:
+        if engine.retriever.topicality(vector) < settings.min_topicality:
+            yield Cited(OFF_TOPIC, [], abstained=True)
+        else:
+            yield Cited(NOTHING_FOUND, [], abstained=True, related=_related(sources))
         timings["total_s"] = time.perf_counter() - started
         yield Done(timings)
         return
@@ -121,6 +131,7 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
             checked.text = UNVERIFIED + checked.text
     conversation.numbering = checked.numbering
     conversation.turns.append((question, checked.text))
+    conversation.last_titles = [c.title for c in checked.citations]
     yield Cited(checked.text, checked.citations, unsupported_sentences=checked.unsupported_sentences)
     timings["total_s"] = time.perf_counter() - started
     yield Done(timings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.retrieval import Source
+from bot.text import without_instructions
 
 STYLES = {
     "concise": "Answer in two to four sentences.",
@@ -23,7 +24,7 @@ def format_sources(sources: list[Source], numbers: list[int], budget_chars: int)
     blocks = []
     used = 0
     for source, n in zip(sources, numbers, strict=True):
-        text = " ".join(p.text for p in source.passages)
+        text = " ".join(without_instructions(p.text) for p in source.passages)
         room = budget_chars - used
         if room <= 200:
             break

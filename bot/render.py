@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from bot.schema import Citation, Reference
 
@@ -16,17 +16,6 @@ from bot.schema import Citation, Reference
 def safe_url(url: str) -> str:
     """The URL if it is an http(s) link, else an empty string."""
     return url if urlsplit(url.strip()).scheme in {"http", "https"} else ""
-
-
-def highlight_url(url: str, quote_text: str) -> str:
-    """A link that scrolls to and highlights the quoted passage (text fragments)."""
-    if not url or not quote_text:
-        return url
-    words = quote_text.split()
-    start = " ".join(words[:6])
-    end = " ".join(words[-4:]) if len(words) > 10 else ""
-    fragment = quote(start, safe="") + (("," + quote(end, safe="")) if end else "")
-    return f"{url.split('#')[0]}#:~:text={fragment}"
 
 
 def link_markers(text: str, citations: list[Citation]) -> str:
@@ -38,8 +27,7 @@ def link_markers(text: str, citations: list[Citation]) -> str:
         c = by_n.get(n)
         if c is None:
             return ""
-        url = safe_url(c.url)
-        target = html.escape(highlight_url(url, c.quote), quote=True) if url else f"#source-{n}"
+        target = html.escape(c.link, quote=True) if safe_url(c.url) else f"#source-{n}"
         return f'<a href="{target}" title="{html.escape(c.title, quote=True)}">[{n}]</a>'
 
     return re.sub(r"\[(\d+)\]", repl, html.escape(text, quote=False))
@@ -62,7 +50,7 @@ def sources_block(citations: list[Citation], label: str = "Sources") -> str:
         return ""
     items = []
     for c in citations:
-        heading = _link(highlight_url(safe_url(c.url), c.quote), c.title)
+        heading = _link(c.link, c.title)
         meta = " · ".join(html.escape(x) for x in (", ".join(c.authors), c.date) if x)
         refs = "".join(f"<li>{_reference(r)}</li>" for r in c.references)
         items.append(

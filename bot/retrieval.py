@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 import bm25s
+import numpy as np
 
 from bot.schema import Passage
 from bot.store import IndexStore
@@ -22,6 +23,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 RRF_K = 60
 CANDIDATES = 40
 PASSAGES_PER_SOURCE = 2
+CENTROID_SAMPLE = 5000
 
 try:
     import Stemmer
@@ -33,6 +35,33 @@ except ImportError:  # stemming helps recall a little; plain tokens still work
 
 def _keyword_text(p: Passage) -> str:
     return " ".join([p.title, *p.headings, p.text])
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some articles. Empty fields do not restrict."""
+
+    tags: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()  # matched case-insensitively as substrings of any author
+    date_from: str = ""  # ISO dates, inclusive; articles without a date are excluded by a range
+    date_to: str = ""
+    sources: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.tags or self.authors or self.date_from or self.date_to or self.sources)
+
+    def accepts(self, p: Passage) -> bool:
+        if self.tags and not set(self.tags) & set(p.tags):
+            return False
+        if self.authors and not any(a.lower() in author.lower() for a in self.authors for author in p.authors):
+            return False
+        if (self.date_from or self.date_to) and not p.date:
+            return False
+        if self.date_from and p.date[:10] < self.date_from:
+            return False
+        if self.date_to and p.date[:10] > self.date_to:
+            return False
+        return not self.sources or p.source in self.sources
 
 
 @dataclass
@@ -57,13 +86,31 @@ class Retriever:
         self.store = store
         self.embeddings = embeddings
         self.passages = store.all_passages()
-        self._by_id = {p.chunk_id: i for i, p in enumerate(self.passages)}
         self.bm25 = bm25s.BM25()
         tokens = bm25s.tokenize([_keyword_text(p) for p in self.passages], stopwords="en",
                                 stemmer=_STEMMER, show_progress=False)
         self.bm25.index(tokens, show_progress=False)
         # Word rarity across the library, for weighing citation support (bot.citations).
         self.idf = inverse_document_frequencies([_keyword_text(p) for p in self.passages])
+        self.centroid = self._centroid()
+
+    def _centroid(self) -> np.ndarray:
+        """The library's mean direction: what "on topic" looks like to the embedding model."""
+        got = self.store.collection.get(limit=CENTROID_SAMPLE, include=["embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        if not len(vectors):
+            return np.zeros(1, dtype=np.float32)
+        mean = vectors.mean(axis=0)
+        return mean / (np.linalg.norm(mean) or 1.0)
+
+    def topicality(self, vector: list[float]) -> float:
+        """Cosine similarity of a query to the library as a whole (off-topic questions score low)."""
+        if self.centroid.shape != (len(vector),):
+            return 0.0
+        return float(np.asarray(vector, dtype=np.float32) @ self.centroid)
+
+    def embed(self, query: str) -> list[float]:
+        return self.embeddings.embed_query(re.sub(r"\s+", " ", query).strip())
 
     def _keyword(self, query: str, n: int) -> list[tuple[int, float]]:
         tokens = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, show_progress=False)
@@ -73,16 +120,25 @@ class Retriever:
         docs, scores = self.bm25.retrieve(tokens, k=n, show_progress=False)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
-    def search(self, query: str, k: int) -> list[Source]:
+    def search(self, query: str, k: int, filters: Filters = Filters(),
+               vector: list[float] | None = None) -> list[Source]:
         """The k best articles for the query, each with up to two passages."""
         query = re.sub(r"\s+", " ", query).strip()
-        vector = self.embeddings.embed_query(query)
-        dense = self.store.query(vector, CANDIDATES)
+        vector = vector if vector is not None else self.embed(query)
+        where = None
+        if filters:
+            allowed = sorted({p.doc_id for p in self.passages if filters.accepts(p)})
+            if not allowed:
+                return []
+            where = {"doc_id": {"$in": allowed}}
+        dense = self.store.query(vector, CANDIDATES, where=where)
         fused: dict[str, Passage] = {}
         for rank, p in enumerate(dense):
             p.fused = 1.0 / (RRF_K + rank + 1)
             fused[p.chunk_id] = p
-        for rank, (index, score) in enumerate(self._keyword(query, CANDIDATES)):
+        keyword = [(i, sc) for i, sc in self._keyword(query, CANDIDATES * (4 if filters else 1))
+                   if not filters or filters.accepts(self.passages[i])][:CANDIDATES]
+        for rank, (index, score) in enumerate(keyword):
             stored = self.passages[index]
             p = fused.get(stored.chunk_id)
             if p is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 
 def text_hash(text: str) -> str:
@@ -92,6 +93,17 @@ class Citation:
     quote: str
     references: tuple[Reference, ...] = ()
 
+    @property
+    def link(self) -> str:
+        """The URL with a text fragment that makes browsers scroll to and highlight the quote."""
+        if not self.url.startswith(("http://", "https://")) or not self.quote:
+            return self.url
+        words = self.quote.rstrip("…").split()
+        start = " ".join(words[:6])
+        end = " ".join(words[-4:]) if len(words) > 10 else ""
+        fragment = quote(start, safe="") + ("," + quote(end, safe="") if end else "")
+        return f"{self.url.split('#')[0]}#:~:text={fragment}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "n": self.n,
@@ -99,6 +111,7 @@ class Citation:
             "title": self.title,
             "authors": list(self.authors),
             "url": self.url,
+            "link": self.link,
             "date": self.date,
             "quote": self.quote,
             "references": [

@@ -31,7 +31,9 @@ REFERENCES = "references"
 HEADINGS = "headings"
 POSITION = "position"
 CONTENT_HASH = "content_hash"
-ROOT = "root"  # the ingested folder or file the article came from, for pruning
+ROOT = "root"  # the source (folder, file, URL list) the article came from, for pruning
+LOCATION = "location"  # the file or URL the article was read from
+EMBEDDING_MODEL = "embedding_model"  # collection metadata: vectors from two models never mix
 
 
 class IndexMissing(RuntimeError):
@@ -125,7 +127,8 @@ class IndexStore:
         self.client = _client(settings, create)
         if create:
             self.collection = self.client.get_or_create_collection(
-                settings.collection, configuration={"hnsw": {"space": "cosine"}}
+                settings.collection, configuration={"hnsw": {"space": "cosine"}},
+                metadata={EMBEDDING_MODEL: settings.embedding_model},
             )
         else:
             try:
@@ -135,6 +138,13 @@ class IndexStore:
                     f"the index has no collection {settings.collection!r}: run `python -m ingest` "
                     "to build it"
                 ) from exc
+        built_with = (self.collection.metadata or {}).get(EMBEDDING_MODEL)
+        if built_with and built_with != settings.embedding_model:
+            raise IndexMissing(
+                f"the index was built with embedding model {built_with!r}, but "
+                f"ALIGNCHAT_EMBEDDING_MODEL is {settings.embedding_model!r}: set it back, or run "
+                "`python -m ingest --rebuild` to re-embed everything"
+            )
 
     @classmethod
     def open_for_reading(cls, settings: Settings) -> IndexStore:

@@ -63,3 +63,21 @@ def inverse_document_frequencies(texts: list[str]) -> dict[str, float]:
             counts[word] = counts.get(word, 0) + 1
     n = len(texts)
     return {w: math.log(1 + n / c) for w, c in counts.items()}
+
+
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b"
+    r"|\byou are now\b|\b(system|developer) prompt\b|\breply only with\b|\brespond only with\b"
+    r"|\bdo not cite\b|\bnote to (ai|language model|llm|assistant)s?\b",
+    re.I,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """Text in a document that addresses the assistant (prompt injection); it is kept out of
+    prompts and extracted answers, since documents are quoted, never obeyed."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def without_instructions(text: str) -> str:
+    return " ".join(s for s in sentences(text) if not is_instruction(s))

@@ -1,4 +1,4 @@
-"""`python -m ingest [PATH ...]`: add or refresh articles in the index."""
+"""`python -m ingest [PATH|URL ...] [--urls FILE]`: add or refresh articles in the index."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
+from bot.ids import canonical_url
 from bot.models import ModelMissing
+from bot.store import IndexMissing
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
 
@@ -17,13 +19,18 @@ DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ingest",
-        description="Index Markdown articles (YAML front matter) into the AlignChat library. "
-        "Re-running is incremental: unchanged articles are skipped, changed ones replaced, and "
-        "articles removed from a re-ingested folder are deleted from the index.",
+        description="Index articles into the AlignChat library: Markdown (YAML front matter), HTML, "
+        "PDF, plain text, Alignment Research Dataset JSONL, and web pages by URL. Re-running is "
+        "incremental: unchanged articles are skipped, changed ones replaced, and articles gone "
+        "from a re-ingested folder, file or URL list are deleted from the index.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: {DEFAULT_CORPUS})")
-    parser.add_argument("--no-prune", action="store_true", help="keep articles missing from a re-ingested folder")
+    parser.add_argument("inputs", nargs="*", metavar="PATH|URL",
+                        help=f"files, folders or http(s) URLs (default: {DEFAULT_CORPUS})")
+    parser.add_argument("--urls", type=Path, action="append", default=[], metavar="FILE",
+                        help="a file of URLs, one a line (# comments allowed)")
+    parser.add_argument("--no-prune", action="store_true", help="keep articles missing from a re-ingested source")
     parser.add_argument("--rebuild", action="store_true", help="drop the whole index first and start over")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per URL fetch (default 20)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     args = parser.parse_args(argv)
@@ -31,15 +38,26 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
 
     from ingest.indexer import Indexer
+    from ingest.markdown import LoadError
+    from ingest.sources import url_source
+    from ingest.web import fetch_article, read_url_file
 
+    urls = [i for i in args.inputs if i.startswith(("http://", "https://"))]
+    paths = [Path(i) for i in args.inputs if i not in urls]
+    sources = [url_source([u], f"url:{canonical_url(u)}") for u in urls]
     try:
+        for url_file in args.urls:
+            sources.append(url_source(read_url_file(url_file), f"urls:{url_file.resolve()}"))
         indexer = Indexer(Settings(), progress=not (args.quiet or args.json))
-    except (ModelMissing, ValueError) as exc:
+        if args.rebuild:
+            indexer.rebuild()
+        if not (paths or sources):
+            paths = [DEFAULT_CORPUS]
+        report = indexer.run(paths, sources, prune=not args.no_prune,
+                             fetch=lambda url: fetch_article(url, timeout=args.timeout))
+    except (LoadError, IndexMissing, ModelMissing, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.rebuild:
-        indexer.rebuild()
-    report = indexer.run(args.paths or [DEFAULT_CORPUS], prune=not args.no_prune)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -1,10 +1,11 @@
 """Incremental, crash-safe indexing.
 
 The index itself is the record of what is indexed: every chunk carries its article's doc_id,
-content hash and source root, and chunk ids are derived from their text. So a re-run compares
-what each article should have with what is stored, embeds only chunks that are new, writes an
-article's new chunks in one call before deleting its stale ones, and prunes articles that left
-a re-ingested folder. A run killed at any point leaves state that the next run repairs.
+content hash, source and location, and chunk ids are derived from their text. A re-run
+compares what each article should have with what is stored, embeds only chunks that are new,
+writes an article's new chunks in one call before deleting its stale ones, and prunes articles
+that left a re-ingested source. A run killed at any point leaves state that the next run
+repairs: stale chunks carry the old content hash, so a half-updated article never looks done.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ from bot.models import embedding_model_path, load_embeddings
 from bot.schema import Article, Chunk
 from bot.store import IndexStore
 from ingest.chunking import Chunker, load_tokenizer
-from ingest.sources import discover, load
+from ingest.markdown import LoadError
+from ingest.sources import Source, discover, load
 
 log = logging.getLogger(__name__)
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # large batches let sentence-transformers sort by length and pad less
 
 
 @dataclass
@@ -58,28 +60,11 @@ class Report:
 @dataclass
 class _Work:
     article: Article
+    location: str
     chunks: list[Chunk]  # all of the article's chunks, in order
     new: list[Chunk]  # those not in the index yet: the only ones to embed
     stale: list[str]  # stored chunk ids the article no longer has
     is_new: bool
-
-
-def _metadata(article: Article, chunk: Chunk, root: str) -> dict[str, Any]:
-    return {
-        schema.DOC_ID: article.doc_id,
-        schema.TITLE: article.title,
-        schema.AUTHORS: schema.encode_list(article.authors),
-        schema.URL: article.url,
-        schema.DATE: article.date,
-        schema.SOURCE: article.source,
-        schema.TAGS: schema.encode_list(article.tags),
-        schema.SUMMARY: article.summary,
-        schema.REFERENCES: schema.encode_references(article.references),
-        schema.HEADINGS: schema.encode_list(chunk.headings),
-        schema.POSITION: chunk.position,
-        schema.CONTENT_HASH: article.content_hash,
-        schema.ROOT: root,
-    }
 
 
 class Indexer:
@@ -87,73 +72,122 @@ class Indexer:
         self.settings = settings
         self.progress = progress
         self.store = IndexStore(settings, create=True)
-        self.embeddings = load_embeddings(settings.embedding_model)
         tokenizer = load_tokenizer(embedding_model_path(settings.embedding_model))
         self.chunker = Chunker(tokenizer, settings.chunk_tokens, settings.chunk_overlap)
+        # Stored with each chunk: a change of chunking settings re-chunks every article.
+        self._signature = f"{settings.chunk_tokens}/{settings.chunk_overlap}"
+
+    @property
+    def embeddings(self):
+        """Loaded on first use only: a run with nothing new to embed never pays for the model."""
+        return load_embeddings(self.settings.embedding_model)
 
     def rebuild(self) -> None:
         """Start over: drop the collection (a user asked for it with --rebuild)."""
         self.store.client.delete_collection(self.settings.collection)
         self.store = IndexStore(self.settings, create=True)
 
-    def run(self, paths: Sequence[Path], prune: bool = True) -> Report:
+    def run(self, paths: Sequence[Path] = (), sources: Sequence[Source] = (), prune: bool = True,
+            fetch: Callable[[str], Article] | None = None) -> Report:
         started = time.perf_counter()
         report = Report()
         stored: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for chunk in self.store.all_chunks():
             stored[chunk.metadata.get(schema.DOC_ID, "")][chunk.chunk_id] = chunk.metadata
+        todo = list(sources)
         for path in paths:
             try:
-                source = discover(path)
-            except FileNotFoundError as exc:
+                todo.append(discover(path))
+            except LoadError as exc:
                 report.failed.append({"path": str(path), "error": str(exc)})
-                continue
-            seen: set[str] = set()
-            work: list[_Work] = []
-            for loaded in load(source):
-                if loaded.article is None:
-                    log.warning("skipped %s: %s", loaded.path, loaded.error)
-                    report.failed.append({"path": str(loaded.path), "error": loaded.error})
-                    continue
-                article = loaded.article
-                report.documents_seen += 1
-                if article.doc_id in seen:
-                    log.info("%s is %s again; indexed once", loaded.path, article.doc_id)
-                    continue
-                seen.add(article.doc_id)
-                item = self._plan(article, stored.get(article.doc_id, {}), source.key)
-                if item is None:
-                    report.unchanged += 1
-                else:
-                    work.append(item)
-            self._write(work, source.key, report)
-            if prune:
-                gone = [d for d, chunks in stored.items() if d not in seen
-                        and any(m.get(schema.ROOT) == source.key for m in chunks.values())]
-                for doc_id in gone:
-                    self.store.delete(list(stored.pop(doc_id)))
-                    report.deleted += 1
-                    log.info("deleted %s (no longer in %s)", doc_id, source.key)
+        for source in todo:
+            self._run_source(source, stored, report, prune, fetch)
         report.chunks_total = self.store.count()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _plan(self, article: Article, current: dict[str, dict[str, Any]], root: str) -> _Work | None:
+    def _run_source(self, source: Source, stored: dict[str, dict[str, dict[str, Any]]], report: Report,
+                    prune: bool, fetch: Callable[[str], Article] | None) -> None:
+        seen: set[str] = set()
+        failed_locations: set[str] = set()
+        work: list[_Work] = []
+        for loaded in load(source, fetch):
+            if loaded.article is None:
+                log.warning("skipped %s: %s", loaded.location, loaded.error)
+                report.failed.append({"path": loaded.location, "error": loaded.error})
+                failed_locations.add(loaded.location)
+                continue
+            article = loaded.article
+            report.documents_seen += 1
+            if article.doc_id in seen:
+                log.info("%s holds %s again; indexed once", loaded.location, article.doc_id)
+                continue
+            seen.add(article.doc_id)
+            try:
+                item = self._plan(article, loaded.location, stored.get(article.doc_id, {}), source.key)
+            except LoadError as exc:
+                report.failed.append({"path": loaded.location, "error": str(exc)})
+                failed_locations.add(loaded.location)
+                continue
+            if item is None:
+                report.unchanged += 1
+            else:
+                work.append(item)
+        self._write(work, source.key, report)
+        if not prune:
+            return
+        # Articles that came from this source and are gone from it. An article whose file
+        # failed to load this time is kept: a bad edit must not lose what was indexed.
+        for doc_id, chunks in list(stored.items()):
+            metas = list(chunks.values())
+            if doc_id in seen or not any(m.get(schema.ROOT) == source.key for m in metas):
+                continue
+            if any(m.get(schema.LOCATION) in failed_locations for m in metas):
+                continue
+            self.store.delete(list(chunks))
+            del stored[doc_id]
+            report.deleted += 1
+            log.info("deleted %s (no longer in %s)", doc_id, source.key)
+
+    def _stamp(self, article: Article) -> str:
+        return f"{article.content_hash}/{self._signature}"
+
+    def _plan(self, article: Article, location: str, current: dict[str, dict[str, Any]], root: str) -> _Work | None:
+        stamp = self._stamp(article)
+        if current and all(m.get(schema.CONTENT_HASH) == stamp and m.get(schema.ROOT) == root
+                           and m.get(schema.LOCATION) == location for m in current.values()):
+            return None  # same text, metadata and chunking: nothing to do, not even chunking
         chunks = self.chunker.chunks(article)
+        if not chunks:
+            raise LoadError(f"{location}: no text to index")
         wanted = {c.chunk_id for c in chunks}
-        up_to_date = set(current) == wanted and all(
-            m.get(schema.CONTENT_HASH) == article.content_hash and m.get(schema.ROOT) == root
-            for m in current.values()
-        )
-        if up_to_date:
-            return None
         return _Work(
             article=article,
+            location=location,
             chunks=chunks,
             new=[c for c in chunks if c.chunk_id not in current],
             stale=[cid for cid in current if cid not in wanted],
             is_new=not current,
         )
+
+    def _metadata(self, item: _Work, chunk: Chunk, root: str) -> dict[str, Any]:
+        article = item.article
+        return {
+            schema.DOC_ID: article.doc_id,
+            schema.TITLE: article.title,
+            schema.AUTHORS: schema.encode_list(article.authors),
+            schema.URL: article.url,
+            schema.DATE: article.date,
+            schema.SOURCE: article.source,
+            schema.TAGS: schema.encode_list(article.tags),
+            schema.SUMMARY: article.summary,
+            schema.REFERENCES: schema.encode_references(article.references),
+            schema.HEADINGS: schema.encode_list(chunk.headings),
+            schema.POSITION: chunk.position,
+            schema.CONTENT_HASH: self._stamp(article),
+            schema.ROOT: root,
+            schema.LOCATION: item.location,
+        }
 
     def _write(self, work: list[_Work], root: str, report: Report) -> None:
         total = sum(len(w.new) for w in work)
@@ -184,10 +218,10 @@ class Indexer:
                 ids=[c.chunk_id for c in item.new],
                 embeddings=list(article_vectors),
                 documents=[c.text for c in item.new],
-                metadatas=[_metadata(item.article, c, root) for c in item.new],
+                metadatas=[self._metadata(item, c, root) for c in item.new],
             )
             self.store.update_metadata(
-                [c.chunk_id for c in kept], [_metadata(item.article, c, root) for c in kept]
+                [c.chunk_id for c in kept], [self._metadata(item, c, root) for c in kept]
             )
             self.store.delete(item.stale)
             report.chunks_embedded += n

@@ -1,62 +1,79 @@
-"""Finds the files to ingest under the paths a user names and loads each into an Article."""
+"""What to ingest: folders, files and URLs named by the user, each a unit for pruning.
+
+A source is re-ingested as a whole: articles that came from it before and are no longer in
+it are deleted from the index (unless --no-prune).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.schema import Article
-from ingest.markdown import LoadError, load_markdown
+from ingest.formats import SUPPORTED_SUFFIXES, load_file_with_errors
+from ingest.markdown import LoadError
 
-MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdx"}
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
 @dataclass
 class Loaded:
-    """The outcome of loading one file: an article, or the reason it could not be loaded."""
+    """One article, or the reason something at `location` could not be loaded."""
 
-    path: Path
+    location: str
     article: Article | None = None
     error: str = ""
 
 
 @dataclass
 class Source:
-    """A folder or file named on the command line: the unit that pruning applies to."""
-
-    root: Path
-    files: list[Path]
-
-    @property
-    def key(self) -> str:
-        return str(self.root)
+    key: str  # identifies the source across runs (its resolved path, or the URL list)
+    files: list[Path] = field(default_factory=list)
+    base: Path | None = None  # folder that relative paths (and path-based doc_ids) start from
+    urls: list[str] = field(default_factory=list)
 
 
 def discover(path: Path) -> Source:
     root = path.expanduser().resolve()
     if not root.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise LoadError(f"{path}: no such file or folder")
     if root.is_file():
-        return Source(root, [root])
+        return Source(str(root), [root], root.parent)
     files = sorted(
         p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in MARKDOWN_SUFFIXES
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
-    return Source(root, files)
+    return Source(str(root), files, root)
 
 
-def load(source: Source) -> Iterator[Loaded]:
-    base = source.root if source.root.is_dir() else source.root.parent
+def url_source(urls: list[str], key: str) -> Source:
+    return Source(key, urls=urls)
+
+
+def _load_path(path: Path, base: Path) -> Iterator[Loaded]:
+    location = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(f"too large ({size / 1_048_576:.0f} MiB; the limit is {MAX_FILE_BYTES // 1_048_576} MiB)")
+        articles, errors = load_file_with_errors(path, path.relative_to(base).as_posix())
+    except (LoadError, OSError) as exc:
+        yield Loaded(location, error=str(exc))
+        return
+    for article in articles:
+        yield Loaded(location, article=article)
+    for error in errors:
+        yield Loaded(location, error=error)
+
+
+def load(source: Source, fetch=None) -> Iterator[Loaded]:
+    """Every article of the source; `fetch(url) -> Article` is used for URL sources."""
     for path in source.files:
+        yield from _load_path(path, source.base or path.parent)
+    for url in source.urls:
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise LoadError(f"too large ({size // 1_048_576} MiB; the limit is {MAX_FILE_BYTES // 1_048_576} MiB)")
-            if path.suffix.lower() not in MARKDOWN_SUFFIXES:
-                raise LoadError(f"unsupported file type {path.suffix!r}: give Markdown (.md) files")
-            yield Loaded(path, article=load_markdown(path, base))
-        except (LoadError, OSError) as exc:
-            yield Loaded(path, error=str(exc))
+            yield Loaded(url, article=fetch(url))
+        except LoadError as exc:
+            yield Loaded(url, error=str(exc))

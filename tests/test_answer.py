@@ -38,11 +38,37 @@ def test_article_keeps_its_number_across_a_conversation(extractive_engine):
     assert len({c.n for c in second.citations}) == len(second.citations)
 
 
-@pytest.mark.parametrize("question", ["What's a good recipe for banana bread?", "Who won the 2018 World Cup?"])
-def test_off_topic_questions_are_not_answered(extractive_engine, question):
+@pytest.mark.parametrize("question", ["What's a good recipe for banana bread?", "Who won the 2018 World Cup?",
+                                      "hi, how are you doing today?"])
+def test_off_topic_questions_get_a_polite_redirection(extractive_engine, question):
     cited = final(answer(question, extractive_engine))
+    assert cited.abstained and not cited.citations and not cited.related
+    assert "only help with questions about AI alignment" in cited.answer_text
+
+
+def test_unanswerable_on_topic_question_lists_closest_sources(extractive_engine):
+    cited = final(answer("How much did the Alignment Research Center pay for its office furniture?", extractive_engine))
     assert cited.abstained and not cited.citations
-    assert "nothing reliable" in cited.answer_text
+    assert "nothing reliable" in cited.answer_text and cited.related
+
+
+def test_follow_up_question_retrieves_the_right_article(extractive_engine):
+    conversation = Conversation()
+    final(answer("What is shard theory?", extractive_engine, conversation))
+    events = list(answer("Who came up with it, and when?", extractive_engine, conversation))
+    retrieved = next(e for e in events if isinstance(e, Retrieved))
+    assert retrieved.passages[0].doc_id.startswith("shard-theory")
+
+
+def test_metadata_filters(extractive_engine):
+    from bot.retrieval import Filters
+
+    only_careers = Filters(tags=("careers",))
+    sources = extractive_engine.retriever.search("What should I study?", 5, only_careers)
+    assert sources and all("careers" in s.best.tags for s in sources)
+    assert extractive_engine.retriever.search("reward", 5, Filters(authors=("Nobody Such",))) == []
+    assert extractive_engine.retriever.search("reward", 5, Filters(date_from="2030-01-01")) == []
+    assert extractive_engine.retriever.search("reward", 5, Filters(date_to="2026-12-31"))
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from bot.config import Settings
 from bot.store import IndexStore
 from ingest.markdown import split_front_matter
