@@ -6,12 +6,15 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from bot.config import Settings
 from bot.models import ModelMissing
 from bot.retrieval import Filters
 from bot.schema import Citation, Cited, Done, Failed, Retrieved, Token
 from bot.store import IndexMissing
+
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "corpus" / "questions.jsonl"
 
 
 def format_sources(citations: list[Citation]) -> str:
@@ -65,6 +68,27 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
     return 0
 
 
+def evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.eval.runner import run_evaluation
+    from bot.pipeline import Engine
+
+    engine = Engine(settings, load_llm=not args.retrieval_only)
+    run = run_evaluation(args.questions, engine, retrieval_only=args.retrieval_only, out_dir=args.out,
+                         baseline=args.baseline, compare=args.compare, limit=args.limit, show_bar=not args.json)
+    if args.json:
+        print(json.dumps(run.summary, indent=2))
+        return 0
+    print(f"{run.summary['n_questions']} questions")
+    for section in ("retrieval", "citations", "answers", "abstention", "latency"):
+        print(f"{section}: " + ", ".join(f"{k} {v}" for k, v in run.summary[section].items()))
+    if run.baseline_summary:
+        print(f"{run.baseline_summary['name']}: "
+              + ", ".join(f"{k} {v}" for k, v in run.baseline_summary["retrieval"].items()))
+    if run.report_path:
+        print(f"report: {run.report_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="AlignChat: answers about AI alignment, with sources.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,15 +103,27 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--since", default="", metavar="YYYY-MM-DD", help="only articles dated on or after")
     ask_parser.add_argument("--until", default="", metavar="YYYY-MM-DD", help="only articles dated on or before")
     ask_parser.add_argument("--verbose", action="store_true")
+    eval_parser = commands.add_parser("eval", help="evaluate against a question set")
+    eval_parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL question set")
+    eval_parser.add_argument("--retrieval-only", action="store_true", help="skip generation: retrieval metrics only")
+    eval_parser.add_argument("--llm", help="override ALIGNCHAT_LLM for this run")
+    eval_parser.add_argument("--out", type=Path, help="write results.jsonl, summary.json, report.md and plots here")
+    eval_parser.add_argument("--compare", type=Path, metavar="PREVIOUS_DIR", help="add a regression table against an earlier --out")
+    eval_parser.add_argument("--baseline", choices=["naive"], help="also run the LangChain tutorial recipe on the same questions")
+    eval_parser.add_argument("--limit", type=int, help="only the first N questions")
+    eval_parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    eval_parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "eval":
+            return evaluate(args, Settings(**({"llm": args.llm} if args.llm else {})))
         overrides = {k: v for k, v in (("llm", args.llm), ("answer_style", args.style)) if v}
         settings = Settings(**overrides)
         filters = Filters(tuple(args.tag), tuple(args.author), args.since, args.until, tuple(args.source))
         return ask(args.question, settings, args.json, filters)
-    except (IndexMissing, ModelMissing, ValueError) as exc:
+    except (IndexMissing, ModelMissing, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

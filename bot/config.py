@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         200, ge=32, le=256, description="Chunk size in embedding-model tokens (title included)."
     )
     chunk_overlap: int = Field(32, ge=0, le=128, description="Overlap between chunks, in tokens.")
+    auth: str | None = Field(None, description="`user:password` to require a login in the web app; unset: no login.")
+    max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest file the web app accepts for ingestion, in MiB.")
 
     @field_validator("llm")
     @classmethod
@@ -81,6 +83,13 @@ class Settings(BaseSettings):
             )
         if kind in {"gguf", "openai"} and not value.split(":", 1)[1:]:
             raise ValueError(f"{kind}: needs a value after the colon, e.g. {kind}:NAME")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _check_auth(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or not all(value.split(":", 1))):
+            raise ValueError("ALIGNCHAT_AUTH must look like user:password (both non-empty)")
         return value
 
     @property

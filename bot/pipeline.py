@@ -6,8 +6,11 @@ citations and reports timings. Front ends only render the events.
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -34,6 +37,7 @@ OFF_TOPIC = (
     "learning and RLHF, shard theory, wireheading and reward hacking, goal misgeneralization, "
     "corrigibility or interpretability."
 )
+MAX_OTHER_LLMS = 4  # LLMs other than the configured one kept loaded for per-request choices
 UNVERIFIED = "The model's draft could not be matched to the sources, so here is what they say directly: "
 
 
@@ -60,6 +64,28 @@ class Engine:
         self.embeddings = load_embeddings(settings.embedding_model)
         self.retriever = Retriever(self.store, self.embeddings)
         self.llm = llm if llm is not None or not load_llm else make_llm(settings)
+        self._other_llms: OrderedDict[str, LLM | None] = OrderedDict()
+        self._other_llms_lock = threading.Lock()
+
+    def for_settings(self, settings: Settings) -> Engine:
+        """This engine's index and embeddings answering with other settings (a web user's choice
+        of LLM, style or number of sources). Each LLM is loaded once and shared; only the few
+        most recently used besides the configured one stay loaded."""
+        view = copy.copy(self)
+        view.settings = settings
+        if settings.llm != self.settings.llm:
+            with self._other_llms_lock:
+                if settings.llm not in self._other_llms:
+                    self._other_llms[settings.llm] = make_llm(settings)
+                    while len(self._other_llms) > MAX_OTHER_LLMS:
+                        self._other_llms.popitem(last=False)
+                self._other_llms.move_to_end(settings.llm)
+                view.llm = self._other_llms[settings.llm]
+        return view
+
+    def refresh(self) -> None:
+        """Pick up what ingestion changed since start-up (the keyword index is rebuilt)."""
+        self.retriever = Retriever(self.store, self.embeddings)
 
     @property
     def llm_name(self) -> str:
@@ -132,6 +158,7 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     conversation.numbering = checked.numbering
     conversation.turns.append((question, checked.text))
     conversation.last_titles = [c.title for c in checked.citations]
-    yield Cited(checked.text, checked.citations, unsupported_sentences=checked.unsupported_sentences)
+    yield Cited(checked.text, checked.citations, unsupported_sentences=checked.unsupported_sentences,
+                supported_sentences=checked.supported_sentences)
     timings["total_s"] = time.perf_counter() - started
     yield Done(timings)

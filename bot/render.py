@@ -1,7 +1,9 @@
-"""Answer events to safe Markdown/HTML for the chat page.
+"""Answer events to safe HTML for the chat page.
 
-Everything that comes from documents (titles, quotes, URLs) is escaped here, and only
-http(s) links are rendered, so an ingested document cannot inject markup into the page.
+Everything that comes from documents or users (titles, quotes, answer text, URLs) is escaped
+here, and only http(s) links are rendered, so an ingested document cannot inject markup into
+the page. The chat shows these strings as HTML with Markdown rendering off: escaped text can
+then not turn into Markdown links or images either.
 """
 
 from __future__ import annotations
@@ -10,33 +12,54 @@ import html
 import re
 from urllib.parse import urlsplit
 
-from bot.schema import Citation, Reference
+from bot.schema import Citation, Cited, Reference
+
+_MARKER = re.compile(r"\[(\d+)\]")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def safe_url(url: str) -> str:
     """The URL if it is an http(s) link, else an empty string."""
-    return url if urlsplit(url.strip()).scheme in {"http", "https"} else ""
+    try:
+        scheme = urlsplit(url.strip()).scheme
+    except ValueError:  # e.g. a malformed IPv6 host
+        return ""
+    return url.strip() if scheme in {"http", "https"} else ""
 
 
-def link_markers(text: str, citations: list[Citation]) -> str:
-    """Escape the answer text and turn its [n] markers into links to the cited sources."""
+def _external(url: str, text_html: str, title: str = "") -> str:
+    """A link that opens outside the app; `text_html` is already escaped."""
+    title_attr = f' title="{html.escape(title, quote=True)}"' if title else ""
+    return (f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer"{title_attr}>'
+            f"{text_html}</a>")
+
+
+def link_markers(text: str, citations: list[Citation], anchor: str = "source") -> str:
+    """Escape the answer text and turn its [n] markers into links: to the cited page when it
+    has an http(s) URL, else to the source's entry in the Sources block (`#{anchor}-{n}`)."""
     by_n = {c.n: c for c in citations}
 
     def repl(match: re.Match[str]) -> str:
-        n = int(match.group(1))
-        c = by_n.get(n)
+        c = by_n.get(int(match.group(1)))
         if c is None:
             return ""
-        target = html.escape(c.link, quote=True) if safe_url(c.url) else f"#source-{n}"
-        return f'<a href="{target}" title="{html.escape(c.title, quote=True)}">[{n}]</a>'
+        if safe_url(c.url):
+            return _external(c.link, f"[{c.n}]", c.title)
+        return f'<a href="#{anchor}-{c.n}" title="{html.escape(c.title, quote=True)}">[{c.n}]</a>'
 
-    return re.sub(r"\[(\d+)\]", repl, html.escape(text, quote=False))
+    return _MARKER.sub(repl, html.escape(text, quote=False))
+
+
+def paragraphs(text_html: str) -> str:
+    """Blank lines become paragraphs and single newlines line breaks (the chat shows HTML)."""
+    parts = [p.strip().replace("\n", "<br>") for p in _PARAGRAPH_BREAK.split(text_html.strip())]
+    return "".join(f"<p>{p}</p>" for p in parts if p)
 
 
 def _link(url: str, text: str) -> str:
     """Escaped text, linked when the URL is http(s)."""
     url = safe_url(url)
-    return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>' if url else html.escape(text)
+    return _external(url, html.escape(text)) if url else html.escape(text)
 
 
 def _reference(r: Reference) -> str:
@@ -45,17 +68,46 @@ def _reference(r: Reference) -> str:
     return _link(r.url, r.title) + html.escape(by + year)
 
 
-def sources_block(citations: list[Citation], label: str = "Sources") -> str:
+def sources_block(citations: list[Citation], label: str = "Sources", anchor: str = "source") -> str:
+    """A collapsible list of the cited articles: title (linked to the quoted passage when the
+    article has a URL), authors, date, the passage, and the works a bundled explainer explains."""
     if not citations:
         return ""
     items = []
     for c in citations:
-        heading = _link(c.link, c.title)
+        heading = _link(c.link if safe_url(c.url) else "", c.title)
         meta = " · ".join(html.escape(x) for x in (", ".join(c.authors), c.date) if x)
         refs = "".join(f"<li>{_reference(r)}</li>" for r in c.references)
         items.append(
-            f'<li id="source-{c.n}"><b>[{c.n}]</b> {heading}' + (f" <small>{meta}</small>" if meta else "")
+            f'<li id="{anchor}-{c.n}"><b>[{c.n}]</b> {heading}' + (f" <small>{meta}</small>" if meta else "")
             + f"<blockquote>{html.escape(c.quote)}</blockquote>"
             + (f"<small>Explains:</small><ul>{refs}</ul>" if refs else "") + "</li>"
         )
-    return f"<details><summary>{html.escape(label)} ({len(citations)})</summary><ol>{''.join(items)}</ol></details>"
+    return (f'<details class="sources"><summary>{html.escape(label)} ({len(citations)})</summary>'
+            f"<ol>{''.join(items)}</ol></details>")
+
+
+def answer_html(cited: Cited, anchor: str = "source") -> str:
+    """A checked answer with linked markers, a note on unmatched sentences and its Sources block."""
+    body = paragraphs(link_markers(cited.answer_text, cited.citations, anchor))
+    if cited.abstained:
+        return body + sources_block(cited.related, "Closest sources", anchor)
+    note = ""
+    if cited.unsupported_sentences:
+        note = f"<p><small>⚠ {cited.unsupported_sentences} sentence(s) could not be matched to a source.</small></p>"
+    return body + note + sources_block(cited.citations, "Sources", anchor)
+
+
+def draft_html(text: str) -> str:
+    """The answer while it streams: plain escaped text, markers not yet checked."""
+    return paragraphs(html.escape(text, quote=False)) + "<p><small><i>Writing… citations are checked at the end.</i></small></p>"
+
+
+def notice_html(message: str) -> str:
+    """A problem shown in the chat in place of an answer (never a stack trace)."""
+    return f'<p class="notice">⚠ {html.escape(message)}</p>'
+
+
+def question_html(question: str) -> str:
+    """The user's own question as the chat shows it."""
+    return paragraphs(html.escape(question, quote=False))

@@ -141,6 +141,7 @@ class Cited:
     citations: list[Citation]
     abstained: bool = False
     unsupported_sentences: int = 0
+    supported_sentences: int = 0
     related: list[Citation] = field(default_factory=list)  # closest sources when abstaining
 
 

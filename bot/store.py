@@ -114,6 +114,20 @@ def passage_from(chunk_id: str, text: str, meta: dict[str, Any], dense: float = 
 
 
 @dataclass
+class ArticleInfo:
+    """One indexed article, as the Library tab lists it."""
+
+    doc_id: str
+    title: str
+    authors: tuple[str, ...]
+    date: str
+    tags: tuple[str, ...]
+    url: str
+    source: str
+    chunks: int
+
+
+@dataclass
 class StoredChunk:
     chunk_id: str
     metadata: dict[str, Any]
@@ -166,6 +180,28 @@ class IndexStore:
             passage_from(i, d or "", m or {})
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every indexed article with its chunk count, sorted by title."""
+        by_doc: dict[str, ArticleInfo] = {}
+        for chunk in self.all_chunks():
+            m = chunk.metadata
+            info = by_doc.get(m.get(DOC_ID, ""))
+            if info is None:
+                by_doc[m.get(DOC_ID, "")] = ArticleInfo(
+                    doc_id=m.get(DOC_ID, ""), title=m.get(TITLE, ""), authors=decode_list(m.get(AUTHORS)),
+                    date=m.get(DATE, ""), tags=decode_list(m.get(TAGS)), url=m.get(URL, ""),
+                    source=m.get(SOURCE, ""), chunks=1,
+                )
+            else:
+                info.chunks += 1
+        return sorted(by_doc.values(), key=lambda a: a.title.lower())
+
+    def delete_article(self, doc_id: str) -> int:
+        """Remove an article's chunks; returns how many there were (0: no such article)."""
+        ids = self.collection.get(where={DOC_ID: doc_id}, include=[])["ids"]
+        self.delete(ids)
+        return len(ids)
 
     def upsert(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
                metadatas: list[dict[str, Any]]) -> None:

@@ -1,85 +1,87 @@
-"""The Gradio chat page. It renders answer events and holds no retrieval or prompt logic."""
+"""The AlignChat web app: Chat, Library and Evaluation tabs, and the `/ask` API endpoint.
+
+The page renders the answer pipeline's events (bot.pipeline) and holds no retrieval or prompt
+logic. Each browser session has its own conversation (gr.State); answers stream on worker
+threads, so one user's long answer does not hold up another user's page.
+"""
 
 from __future__ import annotations
 
-import html
 import logging
-from collections import OrderedDict
-from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from bot.pipeline import Conversation, Engine, answer
-from bot.render import link_markers, sources_block
-from bot.schema import Cited, Failed, Token
+from bot.render import answer_html, notice_html
+from bot.schema import Cited, Failed
+from bot.ui_chat import ChatTab, status_html
+from bot.ui_eval import EvalTab, evals_dir
+from bot.ui_library import LibraryTab
 
 log = logging.getLogger(__name__)
-MAX_SESSIONS = 500
-EXAMPLES = [
-    "If an AI is trained with rewards, won't it just want the reward?",
-    "What is shard theory in simple terms?",
-    "What is wireheading and why does it worry alignment researchers?",
-]
 
-
-class Sessions:
-    """Each browser session's conversation (article numbering, earlier turns), bounded in count."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, Conversation] = OrderedDict()
-
-    def get(self, key: str, fresh: bool) -> Conversation:
-        if fresh or key not in self._items:
-            self._items[key] = Conversation()
-        self._items.move_to_end(key)
-        while len(self._items) > MAX_SESSIONS:
-            self._items.popitem(last=False)
-        return self._items[key]
-
-
-def render(cited: Cited) -> str:
-    body = link_markers(cited.answer_text, cited.citations)
-    if cited.abstained:
-        return body + sources_block(cited.related, "Closest sources")
-    note = ""
-    if cited.unsupported_sentences:
-        note = f"\n\n<small>⚠ {cited.unsupported_sentences} sentence(s) could not be matched to a source.</small>"
-    return body + note + sources_block(cited.citations)
+CSS = """
+.backend-status { font-size: 0.9em; opacity: 0.85; }
+#chat details.sources { margin-top: 0.6em; }
+#chat details.sources blockquote { margin: 0.3em 0 0.6em 0; padding-left: 0.7em; border-left: 3px solid #bbb; font-size: 0.92em; }
+#chat .notice { color: #b45309; }
+"""
+CACHE_CLEANUP = (3600, 6 * 3600)  # every hour, delete uploads and exports older than six hours
 
 
 def build_app(engine: Engine) -> gr.Blocks:
-    sessions = Sessions()
+    # Exports live in Gradio's temp folder, which app.py puts under the data dir.
+    chat = ChatTab(engine, Path(get_upload_folder()) / "exports")
+    library = LibraryTab(engine)
+    evaluation = EvalTab(engine, chat)
 
-    def respond(message: str, history: list, request: gr.Request) -> Iterator[str]:
-        conversation = sessions.get(request.session_hash or "cli", fresh=not history)
-        draft = ""
+    def ask(question: str) -> str:
+        """Answer one question in a new conversation, as HTML: the answer with linked [n] markers and its Sources block."""
         try:
-            for event in answer(message, engine, conversation):
-                if isinstance(event, Token):
-                    draft += event.text
-                    yield html.escape(draft, quote=False)
-                elif isinstance(event, Failed):
-                    yield f"⚠ {html.escape(event.message)}"
-                    return
-                elif isinstance(event, Cited):
-                    yield render(event)
-        except Exception:  # the page must stay usable whatever goes wrong
+            for event in answer(question, engine, Conversation()):
+                if isinstance(event, Failed):
+                    return notice_html(event.message)
+                if isinstance(event, Cited):
+                    return answer_html(event)
+        except Exception:
             log.exception("answer failed")
-            yield "⚠ Something went wrong while answering; the details are in the server log. Please try again."
+        return notice_html("Something went wrong while answering; the details are in the server log.")
 
-    with gr.Blocks(title="AlignChat") as app:
-        gr.Markdown(
-            f"## AlignChat — questions about AI alignment, answered from a cited library\n"
-            f"<small>Answer model: **{html.escape(engine.llm_name)}** · "
-            f"{engine.store.count()} passages indexed</small>"
-        )
-        gr.ChatInterface(
-            respond,
-            chatbot=gr.Chatbot(height=560, sanitize_html=True, placeholder="Ask about reward learning, shard theory, wireheading…"),
-            textbox=gr.Textbox(placeholder="Ask a question about AI alignment", max_length=2000, submit_btn=True),
-            examples=EXAMPLES,
-            cache_examples=False,
-            api_name="ask",
-            concurrency_limit=4,
-        )
+    backend = chat.backends.default
+    with gr.Blocks(title="AlignChat", delete_cache=CACHE_CLEANUP) as app:
+        gr.HTML("<h2>AlignChat</h2><p>Questions about AI alignment, answered from a library of articles; "
+                "every claim links to the passage it rests on.</p>")
+        status = gr.HTML(status_html(backend, chat.backends.model_for(backend)), elem_id="backend-status")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                controls = chat.build(status, library.tag_choices())
+            with gr.Tab("Library", id="library-tab"):
+                library.build(app, controls.tags)
+            with gr.Tab("Evaluation", id="eval-tab"):
+                evaluation.build(controls.settings_inputs)
+        gr.api(ask, api_name="ask", concurrency_limit=4, concurrency_id="api-ask")
     return app
+
+
+def launch_options(engine: Engine, host: str, port: int) -> dict[str, Any]:
+    """Server options: login when ALIGNCHAT_AUTH is set, the upload limit, and only the data
+    dir's evaluation runs servable besides Gradio's own (data-dir) temp folder."""
+    settings = engine.settings
+    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
+    return {
+        "server_name": host,
+        "server_port": port,
+        "auth": auth,
+        "auth_message": "AlignChat: log in with the user and password set in ALIGNCHAT_AUTH." if auth else None,
+        "max_file_size": settings.max_upload_mb * 1024 * 1024,
+        "allowed_paths": [str(evals_dir(engine).resolve())],
+        "show_error": False,
+        "ssr_mode": False,
+        "run_history": False,
+        "footer_links": ["api", "settings"],
+        "css": CSS,
+    }
+

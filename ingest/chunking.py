@@ -46,6 +46,12 @@ class Chunker:
     def chunks(self, article: Article) -> list[Chunk]:
         sections = self._headers.split_text(article.text) or []
         out: list[Chunk] = []
+        if article.summary:
+            # The summary says in a few plain words what the article is about: a chunk of its
+            # own lets a newcomer's paraphrase find the article even when no passage matches.
+            summary = self._splitter(self.chunk_tokens - self.count(article.title) - 4).split_text(article.summary)[0]
+            embedded = Chunk("", "", summary, ("Summary",), 0).embedded_text(article.title)
+            out.append(Chunk(chunk_id_for(article.doc_id, embedded, 0), article.doc_id, summary, ("Summary",), 0))
         for section in sections:
             headings = tuple(section.metadata[key] for _, key in _HEADERS if key in section.metadata)
             probe = Chunk("", article.doc_id, "", headings, 0).embedded_text(article.title)

@@ -125,7 +125,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _summary_section(summary: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
-    header = ["Metric", "This run"] + (["Baseline"] if baseline is not None else [])
+    header = ["Metric", "This run"] + ([str(baseline.get("name", "Baseline"))] if baseline is not None else [])
     rows = [["questions", str(summary.get("n_questions", "—"))] + (
         [str(baseline.get("n_questions", "—"))] if baseline is not None else []
     )]

@@ -1,0 +1,125 @@
+"""The Evaluation tab: run the evaluation harness on a question set with the chat's settings,
+watch its progress, and see the summary, the plots and the change since the previous run.
+
+Runs are written to `<data_dir>/evals/<timestamp>/` (results, summary, report.md and plots),
+and each is compared with the latest earlier run of the same mode (retrieval only or full).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from bot.eval.report import BY_TAG_PNG, LATENCIES, LATENCY_PNG, METRICS_PNG, RATES, SUMMARY_FILE, load_summary
+from bot.eval.runner import RUN_FILE, run_evaluation
+from bot.models import ModelMissing
+from bot.pipeline import Engine
+from bot.ui_chat import ChatTab
+
+log = logging.getLogger(__name__)
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "corpus" / "questions.jsonl"
+
+
+def evals_dir(engine: Engine) -> Path:
+    return engine.settings.data_dir / "evals"
+
+
+def previous_run(root: Path, retrieval_only: bool) -> Path | None:
+    """The latest finished run under root of the same mode (run dirs are named by timestamp)."""
+    if not root.is_dir():
+        return None
+    for run in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
+        try:
+            config = json.loads((run / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (run / SUMMARY_FILE).is_file() and config.get("retrieval_only") == retrieval_only:
+            return run
+    return None
+
+
+def new_run_dir(root: Path) -> Path:
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    run, n = root / stamp, 1
+    while run.exists():
+        n += 1
+        run = root / f"{stamp}-{n}"
+    return run
+
+
+def comparison_table(summary: dict[str, Any], previous: dict[str, Any] | None) -> pd.DataFrame:
+    """Headline metrics of this run beside the previous run's, with the change."""
+    rows = [["questions", summary.get("n_questions"), (previous or {}).get("n_questions"), None]]
+    for section, key, label in RATES + LATENCIES:
+        now = summary.get(section, {}).get(key)
+        before = (previous or {}).get(section, {}).get(key)
+        change = round(now - before, 4) if now is not None and before is not None else None
+        rows.append([label, _round(now), _round(before), change])
+    return pd.DataFrame(rows, columns=["Metric", "This run", "Previous run", "Change"])
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+class EvalTab:
+    def __init__(self, engine: Engine, chat: ChatTab) -> None:
+        self.engine = engine
+        self.chat = chat
+
+    def run(self, questions_file: str | None, limit: float | None, retrieval_only: bool, backend: str, model: str,
+            style: str, top_k: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        questions = Path(questions_file) if questions_file else DEFAULT_QUESTIONS
+        root = evals_dir(self.engine)
+        previous = previous_run(root, retrieval_only)
+        out_dir = new_run_dir(root)
+        try:
+            settings = self.chat.settings_for("extractive" if retrieval_only else backend, model, style, top_k)
+            engine = self.engine.for_settings(settings)
+            progress(0, desc="Starting the evaluation")
+            run = run_evaluation(
+                questions, engine, retrieval_only=retrieval_only, out_dir=out_dir, compare=previous,
+                limit=int(limit) if limit else None,
+                progress=lambda done, total: progress((done, total), desc="Evaluating", unit="questions"),
+            )
+        except (FileNotFoundError, ValueError, ModelMissing) as exc:
+            return f'<p class="notice">⚠ {html.escape(str(exc))}</p>', None, None, None
+        except Exception:
+            log.exception("evaluation failed")
+            return ('<p class="notice">⚠ The evaluation failed; the details are in the server log.</p>',
+                    None, None, None)
+        before = load_summary(previous) if previous else None
+        compared = f"compared with the run of {previous.name}" if previous else "no earlier run of this mode to compare with"
+        status = (f"<p>{run.summary.get('n_questions')} questions from {html.escape(questions.name)}, "
+                  f"{'retrieval only' if retrieval_only else 'full answers by ' + html.escape(engine.llm_name)}; "
+                  f"{html.escape(compared)}. Saved in <code>{html.escape(str(out_dir))}</code>.</p>")
+        plots = [(str(out_dir / name), caption) for name, caption in
+                 ((METRICS_PNG, "Headline metrics"), (BY_TAG_PNG, "Retrieval by tag"), (LATENCY_PNG, "Latency"))
+                 if (out_dir / name).is_file()]
+        report = str(run.report_path) if run.report_path else None
+        return status, comparison_table(run.summary, before), plots, report
+
+    def build(self, settings_inputs: list[gr.components.Component]) -> None:
+        gr.Markdown("Runs the evaluation harness with the Chat tab's settings (backend, style, number of sources). "
+                    "Retrieval only takes seconds; full answers take a few seconds per question with the bundled model.")
+        with gr.Row():
+            questions = gr.File(label="Question set (JSONL like corpus/questions.jsonl; empty: the bundled 180 questions)",
+                                file_types=[".jsonl"], type="filepath", elem_id="eval-questions")
+            with gr.Column():
+                limit = gr.Number(0, precision=0, minimum=0, label="Only the first N questions (0: all)", elem_id="eval-limit")
+                retrieval_only = gr.Checkbox(True, label="Retrieval only (no answers generated)", elem_id="eval-retrieval-only")
+                start = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
+        status = gr.HTML(elem_id="eval-status")
+        table = gr.Dataframe(headers=["Metric", "This run", "Previous run", "Change"], interactive=False,
+                             elem_id="eval-table")
+        plots = gr.Gallery(label="Plots", columns=3, height="auto", elem_id="eval-plots")
+        report = gr.File(label="Full report (Markdown; the plots are beside it)", interactive=False, elem_id="eval-report")
+        start.click(self.run, [questions, limit, retrieval_only, *settings_inputs], [status, table, plots, report],
+                    concurrency_limit=1, concurrency_id="evaluation", api_visibility="private")
