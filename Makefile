@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run test ingest bench clean
+.PHONY: install run test ingest eval bench browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,14 +17,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests drive Debian's chromium (never a downloaded browser). Installed when
+# missing and we may (root); otherwise the browser tests say how to install it.
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
 run: $(STAMP)
 	$(PY) app.py
 
 ingest: $(STAMP)
 	$(PY) -m ingest
 
-test: $(STAMP)
+eval: $(STAMP)
+	$(PY) -m bot eval --baseline naive --out data/evals/latest
+
+test: $(STAMP) browser
 	$(PY) -m pytest
 
+bench: $(STAMP)
+	$(PY) -m ingest --quiet
+	$(PY) -m ingest.bench
+	$(PY) -m bot.bench
+	$(PY) -m bot eval --retrieval-only --baseline naive --json
+
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache test-artifacts

@@ -36,6 +36,9 @@ LOCATION = "location"  # the file or URL the article was read from
 EMBEDDING_MODEL = "embedding_model"  # collection metadata: vectors from two models never mix
 
 
+PAGE = 5000  # rows per read when listing the whole collection
+
+
 class IndexMissing(RuntimeError):
     """There is no index to read, or it is empty; the message says how to build it."""
 
@@ -170,12 +173,25 @@ class IndexStore:
     def count(self) -> int:
         return self.collection.count()
 
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Everything in the collection, fetched in pages: one unbounded get of a large index
+        exceeds SQLite's variable limit."""
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        offset = 0
+        while True:
+            page = self.collection.get(include=include, limit=PAGE, offset=offset)
+            for key in out:
+                out[key].extend(page[key])
+            if len(page["ids"]) < PAGE:
+                return out
+            offset += PAGE
+
     def all_chunks(self) -> list[StoredChunk]:
-        got = self.collection.get(include=["metadatas"])
+        got = self._get_all(["metadatas"])
         return [StoredChunk(i, m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
 
     def all_passages(self) -> list[Passage]:
-        got = self.collection.get(include=["metadatas", "documents"])
+        got = self._get_all(["metadatas", "documents"])
         return [
             passage_from(i, d or "", m or {})
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)

@@ -30,7 +30,7 @@ from ingest.markdown import LoadError
 from ingest.sources import Source, discover, load
 
 log = logging.getLogger(__name__)
-EMBED_BATCH = 256  # large batches let sentence-transformers sort by length and pad less
+EMBED_BATCH = 1024  # large batches let sentence-transformers sort by length and pad less
 
 
 @dataclass

@@ -73,7 +73,9 @@ def test_chunks_fit_the_embedding_model(tmp_path):
     assert len(chunks) > 10
     for chunk in chunks:
         assert indexer.chunker.count(chunk.embedded_text(article.title)) <= 254
-    assert {c.headings[-1] for c in chunks} == {"What it says", "Why it matters"}
+    # The summary (front-matter description) is a chunk of its own, before the sections.
+    assert chunks[0].headings == ("Summary",) and chunks[0].text == "A test article."
+    assert {c.headings[-1] for c in chunks[1:]} == {"What it says", "Why it matters"}
 
 
 def test_incremental_runs(tmp_path):
@@ -125,3 +127,17 @@ def test_bad_files_are_reported_and_the_rest_ingested(tmp_path):
     report = json.loads(missing.stdout)
     assert report["chunks_total"] > 0 and report["deleted"] == 0
     assert any("no such file" in f["error"] for f in report["failed"])
+
+
+def test_whole_index_is_read_in_pages(tmp_path, monkeypatch):
+    import bot.store
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for i in range(4):
+        write(folder, f"{i}.md", f"Article {i}", body=f"Reward learning note {i}. " * 60)
+    indexer = Indexer(Settings(data_dir=tmp_path / "data"), progress=False)
+    total = indexer.run([folder]).chunks_total
+    monkeypatch.setattr(bot.store, "PAGE", 3)  # large indexes exceed SQLite's variable limit in one read
+    assert len(indexer.store.all_chunks()) == total > 3
+    assert len({p.chunk_id for p in indexer.store.all_passages()}) == total
