@@ -37,15 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
         ensure_index(settings)
+        # Uploads and exports stay under the data dir: Gradio reads this when it is imported.
+        os.environ["GRADIO_TEMP_DIR"] = str((settings.data_dir / "tmp").resolve())
         from bot.pipeline import Engine
-        from bot.ui import build_app
+        from bot.ui import build_app, launch_options
 
         engine = Engine(settings)
     except (IndexMissing, ModelMissing, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    log.info("serving %d passages, answers by %s", engine.store.count(), engine.llm_name)
     app = build_app(engine)
-    app.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, show_error=False)
+    app.queue(default_concurrency_limit=4).launch(**launch_options(engine, args.host, args.port))
     return 0
 
 

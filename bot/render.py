@@ -91,16 +91,22 @@ def answer_html(cited: Cited, anchor: str = "source") -> str:
     """A checked answer with linked markers, a note on unmatched sentences and its Sources block."""
     body = paragraphs(link_markers(cited.answer_text, cited.citations, anchor))
     if cited.abstained:
-        return body + sources_block(cited.related, "Closest sources", anchor)
+        return f'<div class="answer abstained">{body}{sources_block(cited.related, "Closest sources", anchor)}</div>'
     note = ""
     if cited.unsupported_sentences:
         note = f"<p><small>⚠ {cited.unsupported_sentences} sentence(s) could not be matched to a source.</small></p>"
-    return body + note + sources_block(cited.citations, "Sources", anchor)
+    return f'<div class="answer">{body}{note}{sources_block(cited.citations, "Sources", anchor)}</div>'
 
 
 def draft_html(text: str) -> str:
     """The answer while it streams: plain escaped text, markers not yet checked."""
-    return paragraphs(html.escape(text, quote=False)) + "<p><small><i>Writing… citations are checked at the end.</i></small></p>"
+    return (f'<div class="pending draft">{paragraphs(html.escape(text, quote=False))}'
+            "<p><small><i>Writing… citations are checked at the end.</i></small></p></div>")
+
+
+def pending_html(message: str) -> str:
+    """What the chat shows before the answer starts (searching, generating)."""
+    return f'<div class="pending"><p><i>{html.escape(message)}</i></p></div>'
 
 
 def notice_html(message: str) -> str:

@@ -29,10 +29,11 @@ CSS = """
 #chat details.sources blockquote { margin: 0.3em 0 0.6em 0; padding-left: 0.7em; border-left: 3px solid #bbb; font-size: 0.92em; }
 #chat .notice { color: #b45309; }
 """
-CACHE_CLEANUP = (3600, 6 * 3600)  # every hour, delete uploads and exports older than six hours
+CACHE_CLEANUP = (3600, 6 * 3600)  # hourly, Gradio drops its cached uploads and downloads older than 6 h
 
 
 def build_app(engine: Engine) -> gr.Blocks:
+    """The page and its API around one shared Engine; per-user state lives in each session."""
     # Exports live in Gradio's temp folder, which app.py puts under the data dir.
     chat = ChatTab(engine, Path(get_upload_folder()) / "exports")
     library = LibraryTab(engine)

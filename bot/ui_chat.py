@@ -20,7 +20,7 @@ from bot.feedback import MAX_COMMENT_CHARS, FeedbackLog
 from bot.llm import LLMUnavailable
 from bot.models import ModelMissing
 from bot.pipeline import MAX_QUESTION_CHARS, Engine, answer
-from bot.render import answer_html, draft_html, notice_html, question_html
+from bot.render import answer_html, draft_html, notice_html, pending_html, question_html
 from bot.retrieval import Filters
 from bot.schema import Cited, Failed, Retrieved, Token
 
@@ -34,7 +34,6 @@ EXAMPLES = [
 STYLES = ["concise", "detailed", "beginner"]
 BUNDLED_MODEL = "SmolLM2-135M-Instruct"
 MAX_MODEL_CHARS = 100
-SEARCHING = "<p><i>Searching the library…</i></p>"
 EMPTY_LIBRARY = "The library is empty: add articles in the Library tab (or run `python -m ingest`), then ask again."
 CRASHED = "Something went wrong while answering; the details are in the server log. Please try again."
 COPY_JS = """(text) => {
@@ -107,7 +106,6 @@ def status_html(backend: str, model: str) -> str:
 class ChatControls:
     """Components other tabs update or read (the Evaluation tab runs with the chat's settings)."""
 
-    status: gr.HTML
     tags: gr.Dropdown
     settings_inputs: list[gr.components.Component]
 
@@ -127,9 +125,6 @@ class ChatTab:
             "top_k": max(1, min(10, int(top_k))),
         })
 
-    def engine_for(self, settings: Settings) -> Engine:
-        return self.engine.for_settings(settings)
-
     # --- handlers --------------------------------------------------------------------------------
 
     def respond(self, question: str, messages: list[dict[str, Any]], session: ChatSession, backend: str,
@@ -142,7 +137,7 @@ class ChatTab:
             return
         anchor = f"turn{len(session.turns) + 1}-source"
         messages = [*messages, {"role": "user", "content": question_html(question)},
-                    {"role": "assistant", "content": SEARCHING}]
+                    {"role": "assistant", "content": pending_html("Searching the library…")}]
         yield messages, "", session, gr.skip(), gr.skip()
         turn = Turn(question, "")
         for content in self._reply(question, session, turn, anchor, backend, model, style, top_k, tags):
@@ -160,13 +155,13 @@ class ChatTab:
             return
         try:
             settings = self.settings_for(backend, model, style, top_k)
-            engine = self.engine_for(settings)
+            engine = self.engine.for_settings(settings)
             draft, retrieved = "", False
             for event in answer(question, engine, session.conversation, settings, Filters(tags=tuple(tags or ()))):
                 if isinstance(event, Retrieved):
                     retrieved = True
                     if engine.llm is not None:
-                        yield f"<p><i>Found {len(event.passages)} passages; writing the answer…</i></p>"
+                        yield pending_html(f"Found {len(event.passages)} passages; writing the answer…")
                 elif isinstance(event, Token):
                     draft += event.text
                     yield draft_html(draft)
@@ -265,4 +260,4 @@ class ChatTab:
         copy.click(None, answer_md, None, js=COPY_JS)
         backend.change(self.on_backend, backend, [model, status], api_visibility="private")
         model.change(status_html, [backend, model], status, api_visibility="private")
-        return ChatControls(status=status, tags=tags, settings_inputs=settings_inputs)
+        return ChatControls(tags=tags, settings_inputs=settings_inputs)

@@ -119,7 +119,7 @@ class EvalTab:
         status = gr.HTML(elem_id="eval-status")
         table = gr.Dataframe(headers=["Metric", "This run", "Previous run", "Change"], interactive=False,
                              elem_id="eval-table")
-        plots = gr.Gallery(label="Plots", columns=3, height="auto", elem_id="eval-plots")
+        plots = gr.Gallery(label="Plots", columns=3, height="auto", object_fit="contain", elem_id="eval-plots")
         report = gr.File(label="Full report (Markdown; the plots are beside it)", interactive=False, elem_id="eval-report")
         start.click(self.run, [questions, limit, retrieval_only, *settings_inputs], [status, table, plots, report],
                     concurrency_limit=1, concurrency_id="evaluation", api_visibility="private")

@@ -119,7 +119,8 @@ class LibraryTab:
             sort = gr.Dropdown(list(SORTS), value="Title (A–Z)", label="Sort by", scale=1, elem_id="library-sort")
         caption = gr.Markdown(elem_id="library-caption")
         table = gr.Dataframe(headers=COLUMNS, datatype=["str", "str", "str", "str", "number", "str"],
-                             interactive=False, wrap=True, max_height=420, elem_id="library-table")
+                             column_widths=["34%", "16%", "10%", "18%", "7%", "15%"], interactive=False, wrap=True,
+                             max_height=420, elem_id="library-table")
         with gr.Row():
             with gr.Column():
                 files = gr.File(label=f"Add files ({', '.join(UPLOAD_SUFFIXES)}; up to "

@@ -46,8 +46,11 @@ def test_off_topic_questions_get_a_polite_redirection(extractive_engine, questio
     assert "only help with questions about AI alignment" in cited.answer_text
 
 
-def test_unanswerable_on_topic_question_lists_closest_sources(extractive_engine):
-    cited = final(answer("How much did the Alignment Research Center pay for its office furniture?", extractive_engine))
+def test_weak_retrieval_on_topic_lists_closest_sources(extractive_engine, corpus_settings):
+    # Near the field but not answered by the library: with a stricter relevance bar than the
+    # default, the bot says so and lists the closest sources instead of answering.
+    strict = corpus_settings.model_copy(update={"min_relevance": 0.5})
+    cited = final(answer("What programming language is PyTorch written in?", extractive_engine, settings=strict))
     assert cited.abstained and not cited.citations
     assert "nothing reliable" in cited.answer_text and cited.related
 

@@ -261,7 +261,7 @@ EXPECTED_KEYS = {
     "retrieval": {"hit_at_5", "recall_at_5", "mrr_at_10", "ndcg_at_10"},
     "citations": {"valid_rate", "precision", "recall", "supported_rate"},
     "answers": {"token_f1", "rouge_l", "key_terms", "semantic_similarity"},
-    "abstention": {"accuracy", "false_abstain_rate"},
+    "abstention": {"accuracy", "false_abstain_rate", "off_topic_accuracy"},
     "latency": {"retrieval_p50_ms", "retrieval_p95_ms", "first_token_p50_s", "answer_p50_s"},
 }
 
@@ -306,7 +306,7 @@ def test_summarize_full_run():
         "supported_rate": 0.5,  # (2 + 0) / (3 + 1)
     }
     assert summary["answers"] == {"token_f1": 1.0, "rouge_l": 1.0, "key_terms": 1.0, "semantic_similarity": 0.9}
-    assert summary["abstention"] == {"accuracy": 0.5, "false_abstain_rate": 0.5}
+    assert summary["abstention"] == {"accuracy": 0.5, "false_abstain_rate": 0.5, "off_topic_accuracy": 1.0}
     assert summary["latency"] == {
         "retrieval_p50_ms": 25.0, "retrieval_p95_ms": 38.5,
         "first_token_p50_s": 0.3, "answer_p50_s": 0.75,

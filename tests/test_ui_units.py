@@ -1,0 +1,281 @@
+"""The web app's parts below the page: escaping, feedback records, export, upload checks,
+backend choices and evaluation-run bookkeeping. The browser tests cover the page itself."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from bot.chat_session import ChatSession, Turn
+from bot.config import Settings
+from bot.export import answer_markdown, conversation_markdown
+from bot.feedback import FeedbackLog, questions_from_feedback
+from bot.library import UploadRejected, parse_urls, safe_name, save_upload, search_articles
+from bot.render import answer_html, draft_html, link_markers, notice_html, safe_url, sources_block
+from bot.schema import Citation, Cited, Reference
+from bot.store import ArticleInfo
+
+HOSTILE = Citation(
+    n=1, doc_id="evil", title='Reward <script>alert(1)</script>', authors=("<b>Mallory</b>",),
+    url="javascript:alert(2)", date="2024-01-01", quote='He said <img src=x onerror="alert(3)"> [click](javascript:alert(4))',
+    references=(Reference("Paper <i>x</i>", ("A",), 2020, "javascript:alert(5)"),),
+)
+LINKED = Citation(n=2, doc_id="ok", title="A & B", authors=(), url="https://example.org/post", date="",
+                  quote="Reward is not the optimization target, says the post.")
+
+
+# --- rendering ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://example.org/a", "https://example.org/a"),
+    ("  http://example.org  ", "http://example.org"),
+    ("JavaScript:alert(1)", ""),
+    ("data:text/html,<script>alert(1)</script>", ""),
+    ("//evil.example/x", ""),
+    ("http://[::1", ""),
+])
+def test_only_http_urls_are_safe(url, expected):
+    assert safe_url(url) == expected
+
+
+def test_document_text_is_escaped_and_unsafe_links_are_not_rendered():
+    cited = Cited("Claim <b>one</b> [1]. Claim two [2]. Bogus [7].", [HOSTILE, LINKED])
+    page = answer_html(cited, anchor="turn3-source")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<img" not in page and "<b>one</b>" not in page and "<b>Mallory</b>" not in page and "<i>x</i>" not in page
+    assert "javascript:" not in page.replace("[click](javascript:alert(4))", "")  # only as escaped quote text
+    assert 'href="javascript' not in page
+    assert '<a href="#turn3-source-1"' in page and 'id="turn3-source-1"' in page
+    assert '<a href="https://example.org/post#:~:text=' in page and 'rel="noopener noreferrer"' in page
+    assert "[7]" not in page  # a marker without a source is dropped
+    assert "A &amp; B" in page
+
+
+def test_markers_link_to_the_page_or_to_the_sources_entry():
+    text = link_markers("One [1], two [2].", [HOSTILE, LINKED])
+    assert '<a href="#source-1" title="Reward &lt;script&gt;alert(1)&lt;/script&gt;">[1]</a>' in text
+    assert 'href="https://example.org/post#:~:text=' in text and 'target="_blank"' in text
+
+
+def test_abstention_lists_the_closest_sources_and_drafts_and_notices_are_escaped():
+    page = answer_html(Cited("Nothing reliable.", [], abstained=True, related=[LINKED]))
+    assert "Closest sources (1)" in page and 'class="answer abstained"' in page
+    assert "&lt;script&gt;" in draft_html("<script>x</script>\n\nsecond") and "<p>second" in draft_html("a\n\nsecond")
+    assert notice_html("<b>down</b>") == '<p class="notice">⚠ &lt;b&gt;down&lt;/b&gt;</p>'
+    assert sources_block([]) == ""
+
+
+# --- feedback and export --------------------------------------------------------------------------------
+
+
+def _session() -> ChatSession:
+    session = ChatSession()
+    session.turns.append(Turn("What is reward hacking?", "It is gaming the reward [1].", [LINKED]))
+    session.turns.append(Turn("And wireheading?", "Tampering with the reward channel [1][2].", [LINKED, HOSTILE]))
+    return session
+
+
+def test_votes_are_appended_as_json_lines_that_become_question_set_lines(tmp_path):
+    from bot.eval.questions import load_questions
+
+    session = _session()
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    log.record(session, session.turns[1], "up", "  good  ")
+    log.record(session, session.turns[0], "down")
+    up, down = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
+    assert set(up) == {"ts", "question", "history", "answer", "citations", "rating", "comment", "gold_sources"}
+    assert up["question"] == "And wireheading?" and up["comment"] == "good"
+    assert up["history"] == [{"question": "What is reward hacking?", "answer": "It is gaming the reward [1]."}]
+    assert up["citations"] == [{"n": 2, "doc_id": "ok", "title": "A & B", "url": "https://example.org/post"},
+                               {"n": 1, "doc_id": "evil", "title": HOSTILE.title, "url": HOSTILE.url}]
+    assert up["gold_sources"] == ["ok", "evil"]
+    assert down["rating"] == "down" and down["gold_sources"] == [] and down["history"] == []
+
+    questions = questions_from_feedback(tmp_path / "feedback.jsonl")
+    (tmp_path / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    loaded = load_questions(tmp_path / "questions.jsonl")
+    assert [q["question"] for q in loaded] == ["And wireheading?"]
+    assert loaded[0]["gold_sources"] == ["ok", "evil"] and loaded[0]["history"] == ["What is reward hacking?"]
+
+
+def test_a_reply_is_found_from_its_chat_message_index():
+    session = _session()
+    assert session.turn_for_message(1) is session.turns[0]
+    assert session.turn_for_message(3) is session.turns[1]
+    assert session.turn_for_message(4) is None
+
+
+def test_export_is_markdown_with_sources_and_only_http_links():
+    session = _session()
+    text = conversation_markdown(session, "extractive · none")
+    assert text.startswith("# AlignChat conversation")
+    assert "## 1. What is reward hacking?" in text and "## 2. And wireheading?" in text
+    assert "[2] A & B — https://example.org/post" in text
+    assert "> Reward is not the optimization target" in text
+    assert "javascript:alert(2)" not in text and "javascript:alert(5)" not in text
+    assert "explains: Paper <i>x</i> — A (2020)" in text
+    assert answer_markdown(session.turns[0]).startswith("It is gaming the reward [1].\n\nSources:\n[2] A & B")
+
+
+# --- library ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("notes.md", "notes.md"),
+    ("../../etc/passwd.md", "passwd.md"),
+    (".hidden.MD", "hidden.md"),
+    ("my paper (final).pdf", "my-paper-final.pdf"),
+    ("ard.jsonl", "ard.jsonl"),
+])
+def test_upload_names_stay_inside_the_uploads_folder(name, expected):
+    assert safe_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["run.exe", "noext", "page.html.sh"])
+def test_unsupported_uploads_are_refused(name):
+    with pytest.raises(UploadRejected, match="not a supported file type"):
+        safe_name(name)
+
+
+def test_uploads_over_the_size_limit_are_refused_and_others_land_in_the_data_dir(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", max_upload_mb=1)
+    big, small = tmp_path / "big.md", tmp_path / "small.md"
+    big.write_bytes(b"x" * (1024 * 1024 + 1))
+    small.write_text("# Title\n\ntext\n")
+    with pytest.raises(UploadRejected, match="over the 1 MiB limit"):
+        save_upload(big, "big.md", settings)
+    saved = save_upload(small, "../small.md", settings)
+    assert saved == tmp_path / "data" / "uploads" / "small.md" and saved.read_text() == small.read_text()
+
+
+def test_pasted_urls_must_be_http_and_few():
+    assert parse_urls("https://a.org/x\n\n  https://a.org/x \nhttp://b.org") == ["https://a.org/x", "http://b.org"]
+    with pytest.raises(UploadRejected, match="not an http"):
+        parse_urls("javascript:alert(1)")
+    with pytest.raises(UploadRejected, match="too many"):
+        parse_urls("\n".join(f"https://a.org/{i}" for i in range(21)))
+
+
+def test_library_search_matches_every_word_and_sorts():
+    articles = [
+        ArticleInfo("b", "Shard theory", ("Quintin Pope",), "2022-07-01", ("shard-theory",), "", "md", 4),
+        ArticleInfo("a", "Wireheading", ("AlignChat editors",), "", ("wireheading",), "", "md", 9),
+        ArticleInfo("c", "Reward shaping", ("Andrew Ng",), "1999-01-01", ("reward-learning",), "", "md", 2),
+    ]
+    assert [a.doc_id for a in search_articles(articles, "", "Title (A–Z)")] == ["c", "b", "a"]
+    assert [a.doc_id for a in search_articles(articles, "", "Chunks (most first)")] == ["a", "b", "c"]
+    assert [a.doc_id for a in search_articles(articles, "", "Date (newest first)")] == ["b", "c", "a"]
+    assert [a.doc_id for a in search_articles(articles, "", "Date (oldest first)")] == ["c", "b", "a"]
+    assert [a.doc_id for a in search_articles(articles, "pope SHARD", "Title (A–Z)")] == ["b"]
+    assert search_articles(articles, "reward-learning ng", "Title (A–Z)")[0].doc_id == "c"
+
+
+# --- settings, backends, engine -----------------------------------------------------------------------------
+
+
+def test_auth_must_be_user_colon_password():
+    assert Settings(auth="alice:s3:cret").auth == "alice:s3:cret"
+    for bad in ("alice", ":pw", "alice:"):
+        with pytest.raises(ValidationError, match="user:password"):
+            Settings(auth=bad)
+
+
+def test_page_visitors_choose_among_configured_backends_only(monkeypatch):
+    from bot.ui_chat import Backends
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    local = Backends.from_settings(Settings(llm="gguf:/models/qwen.gguf"))
+    assert local.choices() == ["bundled", "extractive", "gguf"] and local.default == "gguf"
+    assert local.spec("gguf", "/etc/passwd") == "gguf:/models/qwen.gguf"  # the page cannot name another file
+    assert local.model_for("gguf") == "qwen.gguf"
+    with pytest.raises(ValueError, match="not available"):
+        local.spec("openai", "gpt-4o-mini")
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    remote = Backends.from_settings(Settings(llm="extractive"))
+    assert remote.choices() == ["bundled", "extractive", "openai"]
+    assert remote.spec("openai", " llama3.1 ") == "openai:llama3.1"
+    with pytest.raises(ValueError, match="model name"):
+        remote.spec("openai", "two words")
+
+
+def test_engine_views_share_the_index_and_load_each_llm_once(extractive_engine):
+    settings = extractive_engine.settings.model_copy(update={"llm": "openai:m", "top_k": 3})
+    view = extractive_engine.for_settings(settings)
+    again = extractive_engine.for_settings(settings)
+    assert view.llm.name == "m" and view.llm is again.llm
+    assert view.settings.top_k == 3 and extractive_engine.settings.top_k != 3
+    assert extractive_engine.llm is None and view.retriever is extractive_engine.retriever
+    assert extractive_engine.for_settings(extractive_engine.settings).llm is None
+
+
+# --- evaluation runs ---------------------------------------------------------------------------------------------
+
+
+def test_each_run_is_compared_with_the_latest_earlier_run_of_its_mode(tmp_path):
+    from bot.ui_eval import comparison_table, new_run_dir, previous_run
+
+    for name, retrieval_only in (("2026-01-01_10-00-00", True), ("2026-01-02_10-00-00", False),
+                                 ("2026-01-03_10-00-00", True)):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "run.json").write_text(json.dumps({"retrieval_only": retrieval_only}))
+        (run / "summary.json").write_text("{}")
+    (tmp_path / "2026-01-04_10-00-00").mkdir()  # an interrupted run: no summary
+    assert previous_run(tmp_path, True).name == "2026-01-03_10-00-00"
+    assert previous_run(tmp_path, False).name == "2026-01-02_10-00-00"
+    assert previous_run(tmp_path / "none", True) is None
+    first = new_run_dir(tmp_path)
+    first.mkdir()
+    assert new_run_dir(tmp_path) != first
+
+    table = comparison_table({"n_questions": 3, "retrieval": {"hit_at_5": 0.75}},
+                             {"n_questions": 3, "retrieval": {"hit_at_5": 0.5}})
+    row = table[table["Metric"] == "hit@5"].iloc[0]
+    assert (row["This run"], row["Previous run"], row["Change"]) == (0.75, 0.5, 0.25)
+
+
+# --- chat failures -------------------------------------------------------------------------------------------------
+
+
+class _Store:
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def count(self) -> int:
+        return self._count
+
+
+class _BrokenEngine:
+    """Stands in for an Engine whose library was emptied at run time, or whose backend crashes."""
+
+    def __init__(self, tmp_path, passages: int) -> None:
+        self.settings = Settings(data_dir=tmp_path, llm="extractive")
+        self.store = _Store(passages)
+
+    def for_settings(self, settings):
+        raise RuntimeError("boom: an unexpected bug")
+
+
+def _reply(engine, tmp_path) -> tuple[list[str], Turn]:
+    from bot.ui_chat import ChatTab
+
+    chat = ChatTab(engine, tmp_path / "exports")
+    turn = Turn("What is wireheading?", "")
+    pieces = list(chat._reply(turn.question, ChatSession(), turn, "turn1-source", "extractive", "", "concise", 5, []))
+    return pieces, turn
+
+
+def test_an_empty_library_is_a_readable_message(tmp_path):
+    pieces, turn = _reply(_BrokenEngine(tmp_path, passages=0), tmp_path)
+    assert pieces == [notice_html(turn.answer)] and turn.failed
+    assert "library is empty" in turn.answer and "Library tab" in turn.answer
+
+
+def test_an_unexpected_error_is_logged_and_shown_without_a_trace(tmp_path, caplog):
+    pieces, turn = _reply(_BrokenEngine(tmp_path, passages=10), tmp_path)
+    assert len(pieces) == 1 and "server log" in pieces[0] and "boom" not in pieces[0] and "Traceback" not in pieces[0]
+    assert turn.failed and "answer failed" in caplog.text
