@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     seed: int = Field(0, description="Sampling seed for local models, so answers are reproducible.")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for an LLM server.")
     n_threads: int | None = Field(None, description="CPU threads for llama.cpp; unset: all cores.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Let the web app's Library tab fetch URLs on loopback or private addresses.",
+    )
     chunk_tokens: int = Field(
         200, ge=32, le=256, description="Chunk size in embedding-model tokens (title included)."
     )

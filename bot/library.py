@@ -92,4 +92,7 @@ def ingest(settings: Settings, files: Sequence[Path], urls: Sequence[str],
     from ingest.web import fetch_article
 
     sources = [url_source([url], key=url) for url in urls]
-    return Indexer(settings, progress=True).run(paths=list(files), sources=sources, fetch=fetch or fetch_article)
+    if fetch is None:
+        def fetch(url: str) -> Article:
+            return fetch_article(url, public_only=not settings.allow_private_urls)
+    return Indexer(settings, progress=True).run(paths=list(files), sources=sources, fetch=fetch)

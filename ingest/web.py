@@ -8,8 +8,10 @@ and GreaterWrong pages carry long comment threads that are not the post.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +64,23 @@ def _check_url(url: str) -> str:
     if not valid or any(c.isspace() for c in url):
         raise LoadError(f"not an http(s) URL: {url!r}")
     return url
+
+
+def _refuse_private(request: httpx.Request) -> None:
+    """Event hook for every request, redirects included: a page added by a web visitor must not
+    make the server read its own network (loopback, private, link-local addresses)."""
+    host = request.url.host
+    try:
+        infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise LoadError(f"cannot resolve {host}: {exc.strerror}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise LoadError(
+                f"refusing to fetch {request.url}: {host} is a private or local address "
+                "(set ALIGNCHAT_ALLOW_PRIVATE_URLS=true to allow it)"
+            )
 
 
 def read_url_file(path: Path) -> list[str]:
@@ -204,6 +223,7 @@ def fetch_article(
     *,
     kind: str | None = None,
     backoff: float = 0.5,
+    public_only: bool = False,
 ) -> Article:
     """Download one URL and extract its article; any failure is a LoadError saying what happened.
 
@@ -211,14 +231,16 @@ def fetch_article(
     a tracking or mirror address), unless the page declares its own canonical link. `kind`
     ("web", "arxiv", "lesswrong") forces a site's extraction, e.g. for a page served by a test
     server; by default site_kind(url) decides. A PDF answer is read like a PDF file, since
-    papers are often linked as PDFs.
+    papers are often linked as PDFs. `public_only` refuses private and local addresses, at
+    every redirect too (the web app sets it; the command line trusts its user).
     """
     url = _check_url(url)
     extract = _EXTRACTORS.get(kind or site_kind(url))
     if extract is None:
         raise ValueError(f"unknown site kind {kind!r}: use one of {sorted(_EXTRACTORS)}")
     if client is None:
-        with httpx.Client() as own_client:
+        hooks = {"request": [_refuse_private]} if public_only else {}
+        with httpx.Client(event_hooks=hooks) as own_client:
             response = _fetch(own_client, url, timeout, retries, backoff)
     else:
         response = _fetch(client, url, timeout, retries, backoff)

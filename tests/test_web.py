@@ -353,3 +353,10 @@ def test_url_list_file_with_a_bad_line(tmp_path: Path):
     with pytest.raises(LoadError) as caught:
         read_url_file(path)
     assert str(caught.value) == "urls.txt line 3: not an http(s) URL: 'www.example.org/b'"
+
+
+def test_public_only_refuses_local_addresses():
+    # The web app's guard: a visitor's URL may not make the server read its own network.
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.0.0.1/x", "http://169.254.169.254/latest"):
+        with pytest.raises(LoadError, match="private or local address"):
+            fetch_article(url, timeout=1, retries=0, public_only=True)
