@@ -30,7 +30,8 @@ from ingest.markdown import LoadError
 from ingest.sources import Source, discover, load
 
 log = logging.getLogger(__name__)
-EMBED_BATCH = 1024  # large batches let sentence-transformers sort by length and pad less
+EMBED_BATCH = 4096  # chunks embedded before their articles are written (bounds work lost to a crash)
+ENCODE_SLICE = 128  # texts per encoder call: the progress bar moves at this step
 
 
 @dataclass
@@ -203,9 +204,21 @@ class Indexer:
         self._write_batch(batch, root, report, bar)
         bar.close()
 
+    def _embed(self, texts: list[str], bar: tqdm) -> list[list[float]]:
+        """Embed in slices of similar length (sorted like the encoder sorts internally, so
+        little padding is wasted), moving the progress bar as each slice is done."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), ENCODE_SLICE):
+            picked = order[start:start + ENCODE_SLICE]
+            for i, vector in zip(picked, self.embeddings.embed_documents([texts[i] for i in picked]), strict=True):
+                vectors[i] = vector
+            bar.update(len(picked))
+        return vectors
+
     def _write_batch(self, batch: list[_Work], root: str, report: Report, bar: tqdm) -> None:
         texts = [c.embedded_text(w.article.title) for w in batch for c in w.new]
-        vectors = self.embeddings.embed_documents(texts) if texts else []
+        vectors = self._embed(texts, bar)
         offset = 0
         for item in batch:
             n = len(item.new)
@@ -229,4 +242,4 @@ class Indexer:
                 report.added += 1
             else:
                 report.updated += 1
-            bar.update(n)
+

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,19 +65,25 @@ def extractive_engine(corpus_settings):
     return Engine(corpus_settings)
 
 
+@contextmanager
+def serving(command: list[str], port: int, log_path: Path, timeout: float) -> Iterator[None]:
+    """A real server process listening on a loopback port for the duration of the block."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, proc, timeout=timeout)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on loopback, for ALIGNCHAT_CHROMA_URL."""
     path = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
-    log = open(path / "server.log", "w")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, proc, timeout=60)
+    command = [str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    with serving(command, port, path / "server.log", timeout=60):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from bot.models import bundled_llm_path
-from tests.conftest import free_port, run_cli, wait_for_port
+from tests.conftest import free_port, run_cli, serving
 
 pytestmark = pytest.mark.slow
 QUESTION = "What is wireheading, and where does the term come from?"
@@ -24,17 +22,10 @@ def openai_server(tmp_path_factory):
     """`python -m llama_cpp.server` serving the bundled model on loopback."""
     model = bundled_llm_path(tmp_path_factory.mktemp("models"))
     port = free_port()
-    log = open(Path(model).parent / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias",
-                             "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, proc, timeout=120)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
+    with serving(command, port, model.parent / "server.log", timeout=120):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def check_cited(result, doc_id: str) -> dict:
