@@ -96,18 +96,3 @@ def article_from_markdown(raw: str, relative_path: str, source: str = "markdown"
         summary=str(_first(meta, SUMMARY_KEYS) or "").strip(),
         references=_references(meta.get("references")),
     )
-
-
-def load_markdown(path: Path, root: Path) -> Article:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(f"unreadable: {exc.strerror or exc}") from exc
-    if b"\x00" in raw[:8192]:
-        raise LoadError("binary file, not Markdown text")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LoadError(f"not UTF-8 text (byte {exc.start}): convert it to UTF-8") from exc
-    relative = path.name if root == path else path.relative_to(root).as_posix()
-    return article_from_markdown(text, relative)
