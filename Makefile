@@ -4,6 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+# llama.cpp's default build uses every instruction the build machine's CPU advertises, AMX
+# included, which some virtual machines advertise but do not allow (the bundled LLM then dies
+# with SIGILL). A portable build (AVX2 on x86-64) runs anywhere; it is compiled once and kept here.
+LLAMA_CPP_VERSION := 0.3.36
+WHEELS := $(HOME)/.cache/alignchat/wheels
+LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 
 .PHONY: install run test ingest eval bench browser clean
 
@@ -12,7 +18,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU build (see pyproject.toml)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	test -n "$(LLAMA_WHEEL)" || CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip wheel --quiet --no-cache-dir \
+		--no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
+	$(PY) -m pip install --quiet --find-links $(WHEELS) -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)

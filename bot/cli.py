@@ -69,18 +69,30 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.eval.judge import NEEDS_ANSWERS, Judge, judge_spec
     from bot.eval.runner import run_evaluation
     from bot.pipeline import Engine
 
+    spec = None if args.retrieval_only and args.judge is None else judge_spec(args.judge, settings.llm)
+    if spec is not None and args.retrieval_only:
+        raise ValueError(NEEDS_ANSWERS)
     engine = Engine(settings, load_llm=not args.retrieval_only)
+    judge = None
+    if spec is not None:
+        judge = Judge.from_spec(spec, settings, engine.llm if spec == settings.llm else None)
     run = run_evaluation(args.questions, engine, retrieval_only=args.retrieval_only, out_dir=args.out,
-                         baseline=args.baseline, compare=args.compare, limit=args.limit, show_bar=not args.json)
+                         baseline=args.baseline, compare=args.compare, limit=args.limit, show_bar=not args.json,
+                         judge=judge)
     if args.json:
         print(json.dumps(run.summary, indent=2))
         return 0
     print(f"{run.summary['n_questions']} questions")
     for section in ("retrieval", "citations", "answers", "abstention", "latency"):
         print(f"{section}: " + ", ".join(f"{k} {v}" for k, v in run.summary[section].items()))
+    if run.summary.get("judged"):
+        judged = run.summary["judged"]
+        print(f"judged by {judged['judge']} (LLM opinions, not measurements): "
+              + ", ".join(f"{k} {v}" for k, v in judged.items() if k != "judge"))
     if run.baseline_summary:
         print(f"{run.baseline_summary['name']}: "
               + ", ".join(f"{k} {v}" for k, v in run.baseline_summary["retrieval"].items()))
@@ -110,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     eval_parser.add_argument("--out", type=Path, help="write results.jsonl, summary.json, report.md and plots here")
     eval_parser.add_argument("--compare", type=Path, metavar="PREVIOUS_DIR", help="add a regression table against an earlier --out")
     eval_parser.add_argument("--baseline", choices=["naive"], help="also run the LangChain tutorial recipe on the same questions")
+    eval_parser.add_argument("--judge", metavar="LLM",
+                             help="LLM that grades faithfulness and relevance (openai:MODEL or gguf:PATH; `none` to skip); "
+                                  "default: the answering LLM when it is a gguf: or openai: model, never the bundled one")
     eval_parser.add_argument("--limit", type=int, help="only the first N questions")
     eval_parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     eval_parser.add_argument("--verbose", action="store_true")

@@ -77,6 +77,7 @@ class Passage:
     tags: tuple[str, ...] = ()
     references: tuple[Reference, ...] = ()
     position: int = 0
+    summary: str = ""  # the article's summary, if it has one (one shared string per article)
     dense: float = 0.0
     bm25: float = 0.0
     fused: float = 0.0

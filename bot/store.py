@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import numpy as np
 
 from bot.config import Settings
 from bot.schema import Passage, Reference
@@ -112,6 +115,7 @@ def passage_from(chunk_id: str, text: str, meta: dict[str, Any], dense: float = 
         tags=decode_list(meta.get(TAGS)),
         references=decode_references(meta.get(REFERENCES)),
         position=int(meta.get(POSITION, 0)),
+        summary=sys.intern(meta.get(SUMMARY) or ""),
         dense=dense,
     )
 
@@ -196,6 +200,16 @@ class IndexStore:
             passage_from(i, d or "", m or {})
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
+
+    def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
+        """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""
+        got = self._get_all(["metadatas", "documents", "embeddings"])
+        passages = [
+            passage_from(i, d or "", m or {})
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        return passages, vectors.reshape(len(passages), -1)
 
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article with its chunk count, sorted by title."""

@@ -87,3 +87,16 @@ def chroma_server(tmp_path_factory):
     command = [str(chroma), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)]
     with serving(command, port, path / "server.log", timeout=60):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def openai_server(tmp_path_factory):
+    """`python -m llama_cpp.server` serving the bundled model on loopback (an OpenAI-compatible API)."""
+    from bot.models import bundled_llm_path
+
+    model = bundled_llm_path(tmp_path_factory.mktemp("models"))
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
+    with serving(command, port, model.parent / "server.log", timeout=120):
+        yield f"http://127.0.0.1:{port}/v1"

@@ -263,11 +263,13 @@ EXPECTED_KEYS = {
     "answers": {"token_f1", "rouge_l", "key_terms", "semantic_similarity"},
     "abstention": {"accuracy", "false_abstain_rate", "off_topic_accuracy"},
     "latency": {"retrieval_p50_ms", "retrieval_p95_ms", "first_token_p50_s", "answer_p50_s"},
+    "judged": None,  # None without a judge (tests/test_eval_judge.py covers it with one)
 }
 
 
 def assert_shape(summary: dict) -> None:
     assert set(summary) == set(EXPECTED_KEYS)
+    assert summary["judged"] is None
     for section, keys in EXPECTED_KEYS.items():
         if keys is not None:
             assert set(summary[section]) == keys, section

@@ -1,31 +1,20 @@
 """Each LLM backend answering for real: llama.cpp in-process (bundled), an OpenAI-compatible
-server on loopback (llama_cpp.server with the bundled model), and the failure modes."""
+server on loopback (llama_cpp.server with the bundled model, `openai_server` in conftest), and
+the failure modes."""
 
 from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 
 import pytest
 
 from bot.models import bundled_llm_path
-from tests.conftest import free_port, run_cli, serving
+from tests.conftest import free_port, run_cli
 
 pytestmark = pytest.mark.slow
 QUESTION = "What is wireheading, and where does the term come from?"
-
-
-@pytest.fixture(scope="module")
-def openai_server(tmp_path_factory):
-    """`python -m llama_cpp.server` serving the bundled model on loopback."""
-    model = bundled_llm_path(tmp_path_factory.mktemp("models"))
-    port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2",
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
-    with serving(command, port, model.parent / "server.log", timeout=120):
-        yield f"http://127.0.0.1:{port}/v1"
 
 
 def check_cited(result, doc_id: str) -> dict:

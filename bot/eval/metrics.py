@@ -238,6 +238,9 @@ class QuestionResult:
     first_token_s: float | None = None
     answer_s: float | None = None
     semantic_similarity: float | None = None
+    # opinions of an LLM judge (bot.eval.judge), when one was asked
+    judge_faithfulness: float | None = None
+    judge_relevance: float | None = None
     # per-question metrics, filled by score()
     hit_at_5: float | None = None
     recall_at_5: float | None = None
@@ -320,12 +323,13 @@ def score_all(results: Iterable[QuestionResult]) -> list[QuestionResult]:
     return [replace(r).score() for r in results]
 
 
-def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
+def summarize(results: Sequence[QuestionResult], judge: str | None = None) -> dict[str, Any]:
     """Headline numbers for `summary.json`; a value is None where the run did not measure it.
 
     Retrieval averages over answerable questions; answer metrics and citation recall over
     answerable questions the bot answered (abstaining is counted by `false_abstain_rate`, not
-    twice); citation precision over every answer that cited something.
+    twice); citation precision over every answer that cited something. `judge` names the LLM
+    whose opinions fill the separate `judged` section (None: no judge, `judged` is None).
     """
     scored = score_all(results)
     answerable = [r for r in scored if r.answerable]
@@ -361,6 +365,14 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
             "retrieval_p95_ms": _round(percentile((r.retrieval_ms for r in scored), 95)),
             "first_token_p50_s": _round(percentile(_present(r.first_token_s for r in scored), 50)),
             "answer_p50_s": _round(percentile(_present(r.answer_s for r in scored), 50)),
+        },
+        "judged": None if judge is None else {
+            "judge": judge,
+            "faithfulness": _mean(r.judge_faithfulness for r in scored if r.answered),
+            "relevance": _mean(r.judge_relevance for r in scored if r.answered),
+            "answers_judged": sum(r.answered for r in scored),
+            "unreadable_verdicts": sum((r.judge_faithfulness is None) + (r.judge_relevance is None)
+                                       for r in scored if r.answered),
         },
     }
 

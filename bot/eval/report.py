@@ -137,6 +137,17 @@ def _summary_section(summary: dict[str, Any], baseline: dict[str, Any] | None) -
     return ["## Summary", ""] + _table(header, rows) + [f"![Headline metrics]({METRICS_PNG})", ""]
 
 
+def _judged_section(judged: dict[str, Any]) -> list[str]:
+    rows = [["faithfulness (share of sentences the judge finds supported)", _fmt(judged.get("faithfulness"))],
+            ["relevance (judge's 1-5 grade, as 0 to 1)", _fmt(judged.get("relevance"))],
+            ["answers judged", str(judged.get("answers_judged", "—"))],
+            ["verdicts the judge gave in an unreadable form", str(judged.get("unreadable_verdicts", "—"))]]
+    return ([f"## Judged by {_cell(str(judged.get('judge')))} (LLM opinions, not measurements)", "",
+             "These scores are what an LLM said when shown each answer with its sources; they depend on "
+             "the judge and are not comparable across judges.", ""]
+            + _table(["Judged metric", "Value"], rows))
+
+
 def _tag_section(by_tag: dict[str, dict[str, Any]]) -> list[str]:
     rows = [[_cell(tag), str(v["n"]), _fmt(v["hit_at_5"]), _fmt(v["mrr_at_10"])] for tag, v in by_tag.items()]
     return (["## By tag", ""] + _table(["Tag", "Questions", "hit@5", "MRR@10"], rows)
@@ -273,6 +284,8 @@ def write_report(
     mode = "full answers" if any(r.abstained is not None for r in scored) else "retrieval only"
     lines = [f"# {title}", "", f"{len(scored)} questions ({answerable} answerable); mode: {mode}.", ""]
     lines += _summary_section(summary, baseline_summary)
+    if summary.get("judged"):
+        lines += _judged_section(summary["judged"])
     lines += _tag_section(by_tag)
     lines += ["## Latency", "", f"![Latency histograms]({LATENCY_PNG})", ""]
     lines += _worst_section(scored)

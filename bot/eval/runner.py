@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from bot.eval.judge import NEEDS_ANSWERS, Judge
 from bot.eval.metrics import QuestionResult, summarize
 from bot.eval.questions import load_questions
 from bot.eval.report import RESULTS_FILE, SUMMARY_FILE, load_results, load_summary, write_report
 from bot.pipeline import Conversation, Engine, answer
-from bot.schema import Cited, Token
+from bot.schema import Cited, Retrieved, Token
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"
@@ -50,7 +51,8 @@ def _conversation_for(item: dict[str, Any], engine: Engine) -> Conversation:
     return conversation
 
 
-def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool) -> QuestionResult:
+def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool,
+                      judge: Judge | None = None) -> QuestionResult:
     conversation = _conversation_for(item, engine)
     started = time.perf_counter()
     query = conversation.query_for(item["question"])
@@ -66,9 +68,12 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
 
     started = time.perf_counter()
     cited: Cited | None = None
+    given: list = []
     for event in answer(item["question"], engine, conversation):
         if isinstance(event, Token) and result.first_token_s is None:
             result.first_token_s = round(time.perf_counter() - started, 4)
+        elif isinstance(event, Retrieved):
+            given = event.passages
         elif isinstance(event, Cited):
             cited = event
     result.answer_s = round(time.perf_counter() - started, 4)
@@ -87,6 +92,9 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
     if not cited.abstained and result.reference_answer:
         vectors = np.asarray(engine.embeddings.embed_documents([cited.answer_text, result.reference_answer]))
         result.semantic_similarity = round(float(vectors[0] @ vectors[1]), 4)
+    if judge is not None and not cited.abstained:
+        verdict = judge.judge(item["question"], cited.answer_text, given)
+        result.judge_faithfulness, result.judge_relevance = verdict.faithfulness, verdict.relevance
     return result.score()
 
 
@@ -107,11 +115,17 @@ def _resume(out_dir: Path, config: dict[str, Any]) -> list[QuestionResult]:
 def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool = False,
                    out_dir: Path | None = None, baseline: str | None = None, compare: Path | None = None,
                    progress: Callable[[int, int], None] | None = None, limit: int | None = None,
-                   corpus: Path | None = None, show_bar: bool = False) -> EvalRun:
-    """Evaluate `engine` on a question set; optionally write results, report and plots to out_dir."""
+                   corpus: Path | None = None, show_bar: bool = False, judge: Judge | None = None) -> EvalRun:
+    """Evaluate `engine` on a question set; optionally write results, report and plots to out_dir.
+
+    `judge` adds LLM-judged faithfulness and relevance (a separate, labelled section)."""
+    if judge is not None and retrieval_only:
+        raise ValueError(NEEDS_ANSWERS)
     questions = load_questions(questions_path)[:limit]
     config = {"questions": str(questions_path.resolve()), "llm": engine.llm_name, "limit": limit,
               "retrieval_only": retrieval_only, "top_k": engine.settings.top_k}
+    if judge is not None:
+        config["judge"] = judge.name
     previous = load_results(compare) if compare else None
     previous_summary = load_summary(compare) if compare else None
     results: list[QuestionResult] = []
@@ -126,7 +140,7 @@ def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool
     bar = tqdm(total=len(questions), initial=len(done), desc="evaluating", unit="question", disable=not show_bar)
     try:
         for item in todo:
-            result = evaluate_question(item, engine, retrieval_only)
+            result = evaluate_question(item, engine, retrieval_only, judge)
             results.append(result)
             if writer is not None:
                 writer.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
@@ -140,7 +154,7 @@ def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool
             writer.close()
     order = {q["id"]: i for i, q in enumerate(questions)}
     results = sorted((r for r in results if r.id in order), key=lambda r: order[r.id])
-    summary = summarize(results)
+    summary = summarize(results, judge=judge.name if judge is not None else None)
     baseline_summary = None
     if baseline == "naive":
         baseline_summary = {"name": "naive baseline (LangChain tutorial recipe)",
