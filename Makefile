@@ -39,8 +39,10 @@ run: $(STAMP)
 ingest: $(STAMP)
 	$(PY) -m ingest
 
+# Each run in its own directory, compared with the one before.
 eval: $(STAMP)
-	$(PY) -m bot eval --baseline naive --out data/evals/latest
+	$(PY) -m bot eval --baseline naive --out data/evals/run-$$(date +%Y%m%d-%H%M%S) \
+		$$(ls -d data/evals/run-* 2>/dev/null | tail -1 | sed 's/^/--compare /')
 
 test: $(STAMP) browser
 	$(PY) -m pytest
@@ -50,6 +52,7 @@ bench: $(STAMP)
 	$(PY) -m ingest.bench
 	$(PY) -m bot.bench
 	$(PY) -m bot eval --retrieval-only --baseline naive --json
+	$(PY) -m bot.eval.ablation
 
 clean:
 	rm -rf $(VENV) data .pytest_cache test-artifacts

@@ -123,8 +123,16 @@ class Source:
         return max(p.dense for p in self.passages)
 
 
+RANKINGS = ("dense", "passage_bm25", "article_bm25", "field_bm25")
+
+
 class Retriever:
-    def __init__(self, store: IndexStore, embeddings) -> None:
+    def __init__(self, store: IndexStore, embeddings, rankings: tuple[str, ...] = RANKINGS, rrf_k: int = RRF_K) -> None:
+        unknown = set(rankings) - set(RANKINGS)
+        if unknown or not rankings:
+            raise ValueError(f"rankings must be some of {', '.join(RANKINGS)}; got {', '.join(rankings) or 'none'}")
+        self.rankings = rankings  # which rankings are fused: all of them, except in ablation studies
+        self.rrf_k = rrf_k
         self.store = store
         self.embeddings = embeddings
         # Stored vectors kept in memory (1.5 KB per chunk): Chroma finds the candidates, and
@@ -191,13 +199,14 @@ class Retriever:
 
         words = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)[0]
         chunk_keyword = self._scores(self.bm25, words, len(self.passages))
-        keyword_lists = [
-            _best_two(chunk_keyword, self.owner, n_articles),
-            self._scores(self.article_bm25, words, n_articles),
-            self._scores(self.field_bm25, words, n_articles),
-        ]
-        candidates = {self.owner_of(p.chunk_id) for p in self.store.query(vector, CANDIDATES, where=where)}
-        for scores in keyword_lists:
+        keyword_lists = {
+            "passage_bm25": _best_two(chunk_keyword, self.owner, n_articles),
+            "article_bm25": self._scores(self.article_bm25, words, n_articles),
+            "field_bm25": self._scores(self.field_bm25, words, n_articles),
+        }
+        keyword_lists = {name: scores for name, scores in keyword_lists.items() if name in self.rankings}
+        candidates = {self._owner_of(p.chunk_id) for p in self.store.query(vector, CANDIDATES, where=where)}
+        for scores in keyword_lists.values():
             scores[~allowed] = -np.inf
             best = np.argsort(-scores, kind="stable")[:ARTICLE_CANDIDATES]
             candidates.update(int(a) for a in best if scores[a] > 0)
@@ -211,12 +220,12 @@ class Retriever:
         dense = _best_two(chunk_dense, self.owner, n_articles)
 
         fused = np.zeros(n_articles)
-        for scores in (dense, *keyword_lists):
-            fused += 1.0 / (RRF_K + _ranks(scores) + 1)
+        for scores in ([dense] if "dense" in self.rankings else []) + list(keyword_lists.values()):
+            fused += 1.0 / (self.rrf_k + _ranks(scores) + 1)
         ranked = sorted(chosen, key=lambda a: -fused[a])[:k]
         return [self._source(a, fused[a], chunk_dense, chunk_keyword) for a in ranked]
 
-    def owner_of(self, chunk_id: str) -> int:
+    def _owner_of(self, chunk_id: str) -> int:
         """The article index of a stored chunk; -1 for one written after this retriever was built."""
         index = self.chunk_index.get(chunk_id)
         return -1 if index is None else int(self.owner[index])
@@ -226,7 +235,7 @@ class Retriever:
         members = self.members[article]
         dense_rank = {i: r for r, i in enumerate(sorted(members, key=lambda i: -dense[i]))}
         keyword_rank = {i: r for r, i in enumerate(sorted(members, key=lambda i: -keyword[i]))}
-        fused = {i: 1.0 / (RRF_K + dense_rank[i] + 1) + 1.0 / (RRF_K + keyword_rank[i] + 1) for i in members}
+        fused = {i: 1.0 / (self.rrf_k + dense_rank[i] + 1) + 1.0 / (self.rrf_k + keyword_rank[i] + 1) for i in members}
         best = sorted(members, key=lambda i: -fused[i])[:PASSAGES_PER_SOURCE]
         passages = [Passage(**{**self.passages[i].__dict__, "dense": float(dense[i]), "bm25": float(keyword[i]),
                                "fused": fused[i]}) for i in best]

@@ -80,6 +80,11 @@ def test_generation_metrics_resume_and_compare(corpus_data_dir, small_questions,
     assert len(ids) == 10 and len(set(ids)) == 10
     assert json.loads(resumed.stdout)["retrieval"] == summary["retrieval"]
 
+    # Resuming with other settings would mix two runs in one file: refused, naming what differs.
+    other = run_cli([*args, "--out", str(out), "--limit", "3"], corpus_data_dir)
+    assert other.returncode == 2 and "(limit differ)" in other.stderr and "Traceback" not in other.stderr
+    assert len((out / "results.jsonl").read_text().splitlines()) == 10
+
     second = run_cli([*args, "--out", str(tmp_path / "second"), "--compare", str(out)], corpus_data_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     report = (tmp_path / "second" / "report.md").read_text()

@@ -23,7 +23,7 @@ from bot.eval.metrics import QuestionResult, summarize
 from bot.eval.questions import load_questions
 from bot.eval.report import RESULTS_FILE, SUMMARY_FILE, load_results, load_summary, write_report
 from bot.pipeline import Conversation, Engine, answer
-from bot.schema import Cited, Retrieved, Token
+from bot.schema import Cited, Retrieved, Token, text_hash
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"
@@ -103,9 +103,12 @@ def _resume(out_dir: Path, config: dict[str, Any]) -> list[QuestionResult]:
     run_file = out_dir / RUN_FILE
     if not (out_dir / RESULTS_FILE).is_file() or not run_file.is_file():
         return []
-    if json.loads(run_file.read_text(encoding="utf-8")) != config:
+    before = json.loads(run_file.read_text(encoding="utf-8"))
+    differ = sorted(key for key in before.keys() | config.keys() if before.get(key) != config.get(key))
+    if differ:
         raise ValueError(
-            f"{out_dir} holds a run with other settings: give a new --out directory, or delete it to start over"
+            f"{out_dir} holds a run with other settings or another index ({', '.join(differ)} differ): "
+            "give a new --out directory, or delete it to start over"
         )
     done = load_results(out_dir / RESULTS_FILE)
     log.info("resuming: %d questions already done in %s", len(done), out_dir)
@@ -122,8 +125,11 @@ def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool
     if judge is not None and retrieval_only:
         raise ValueError(NEEDS_ANSWERS)
     questions = load_questions(questions_path)[:limit]
+    # What a resumed run must share with the interrupted one: same questions, model, settings, and
+    # the same indexed chunks (chunk ids hash their text, so any re-ingested change shows).
     config = {"questions": str(questions_path.resolve()), "llm": engine.llm_name, "limit": limit,
-              "retrieval_only": retrieval_only, "top_k": engine.settings.top_k}
+              "retrieval_only": retrieval_only, "top_k": engine.settings.top_k,
+              "index": text_hash("\n".join(sorted(engine.retriever.chunk_index)))}
     if judge is not None:
         config["judge"] = judge.name
     previous = load_results(compare) if compare else None

@@ -1,0 +1,61 @@
+"""Article-level ranking: the aggregation helpers, and what the ranking guarantees on the real index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.retrieval import DECAY, PASSAGES_PER_SOURCE, _best_two, _ranks
+
+
+def test_best_two_weighs_the_second_passage_at_half():
+    scores = np.array([0.2, 0.9, 0.5, 0.7, -np.inf, 0.4])
+    owner = np.array([0, 0, 0, 1, 2, 2])
+    got = _best_two(scores, owner, 4)
+    assert got[0] == pytest.approx((0.9 + DECAY * 0.5) / (1 + DECAY))
+    assert got[1] == pytest.approx(0.7)  # a one-passage article counts its passage twice, not half of it
+    assert got[2] == (0.4 + DECAY * -np.inf) / (1 + DECAY) == -np.inf  # unscored passages sink it
+    assert got[3] == -np.inf  # no passages at all
+
+
+def test_ranks_best_first_ties_in_order():
+    assert list(_ranks(np.array([0.1, 0.5, -np.inf, 0.5]))) == [2, 0, 3, 1]
+
+
+def test_sources_are_distinct_articles_with_their_best_passages(extractive_engine):
+    sources = extractive_engine.retriever.search("Why would an agent tamper with its own reward signal?", 10)
+    assert len(sources) == 10
+    assert len({s.doc_id for s in sources}) == 10
+    assert all(1 <= len(s.passages) <= PASSAGES_PER_SOURCE for s in sources)
+    assert all(p.doc_id == s.doc_id for s in sources for p in s.passages)
+    assert [s.score for s in sources] == sorted((s.score for s in sources), reverse=True)
+    assert {"reward-tampering", "wireheading"} <= {s.doc_id for s in sources[:3]}
+    # every returned passage carries its real cosine similarity, which abstention relies on
+    assert all(0.0 < p.dense <= 1.0 for s in sources for p in s.passages)
+
+
+def test_words_the_library_never_uses_still_get_dense_results(extractive_engine):
+    sources = extractive_engine.retriever.search("zzqx wibblefrotz", 3)
+    assert len(sources) == 3 and all(s.passages for s in sources)
+
+
+def test_ablation_measures_variants_and_restores_the_retriever(extractive_engine):
+    from bot.eval.ablation import VARIANTS, ablation, markdown
+    from bot.eval.questions import load_questions
+    from tests.conftest import ROOT
+
+    questions = [q for q in load_questions(ROOT / "corpus" / "questions.jsonl") if q["answerable"]][:8]
+    rows = ablation(extractive_engine, questions)
+    assert [name for name, _ in rows] == [name for name, _, _ in VARIANTS]
+    for _, figures in rows:
+        for hit, mrr in figures.values():
+            assert 0.0 <= hit <= 1.0 and 0.0 <= mrr <= 1.0
+    assert extractive_engine.retriever.rankings == VARIANTS[0][1]
+    assert "| all four rankings (default) |" in markdown(rows, len(questions))
+
+
+def test_unknown_rankings_are_refused(extractive_engine):
+    from bot.retrieval import Retriever
+
+    with pytest.raises(ValueError, match="rankings must be some of"):
+        Retriever(extractive_engine.store, extractive_engine.embeddings, rankings=("sparkle",))
