@@ -47,29 +47,39 @@ def _tokens(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
 
 
-def _bm25(texts: list[str]) -> bm25s.BM25:
+def _bm25(corpus) -> bm25s.BM25:
+    """A BM25 index of texts, or of (token id lists, vocabulary) already tokenized."""
     index = bm25s.BM25()
-    if texts:
-        index.index(_tokens(texts), show_progress=False)
+    if corpus and corpus[0]:
+        index.index(corpus if isinstance(corpus, tuple) else _tokens(corpus), show_progress=False)
     return index
 
 
-def _best_two(scores: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group: (best + DECAY * second best) / (1 + DECAY); a group with one member counts it twice.
+class Groups:
+    """Passages grouped by article, for per-article aggregates computed without sorting scores."""
 
-    Two good passages beat one, but a long article cannot win on many weak ones.
-    """
-    order = np.lexsort((-scores, owner))  # by group, best first within each group
-    grouped, values = owner[order], scores[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = grouped[1:] != grouped[:-1]
-    best = np.full(n_groups, -np.inf)
-    best[grouped[first]] = values[first]
-    second = best.copy()
-    after_first = np.zeros(len(order), dtype=bool)
-    after_first[1:] = first[:-1] & ~first[1:]
-    second[grouped[after_first]] = values[after_first]
-    return (best + DECAY * second) / (1 + DECAY)
+    def __init__(self, owner: np.ndarray, n_groups: int) -> None:
+        self.sizes = np.bincount(owner, minlength=n_groups)
+        if (self.sizes == 0).any():
+            raise ValueError("every article needs at least one passage")
+        self.order = np.argsort(owner, kind="stable")  # passages, article by article
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+
+    def best_two(self, scores: np.ndarray) -> np.ndarray:
+        """Per article: (best + DECAY * second best) / (1 + DECAY) of its passages' scores.
+
+        Two good passages beat one, but a long article cannot win on many weak ones; an article
+        of one passage counts it twice.
+        """
+        if not len(scores):
+            return np.zeros(0)
+        grouped = scores[self.order]
+        best = np.maximum.reduceat(grouped, self.starts)
+        is_best = grouped == np.repeat(best, self.sizes)
+        tied = np.add.reduceat(is_best, self.starts) > 1
+        rest = np.maximum.reduceat(np.where(is_best, -np.inf, grouped), self.starts)
+        second = np.where((self.sizes == 1) | tied, best, rest)
+        return (best + DECAY * second) / (1 + DECAY)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -145,17 +155,20 @@ class Retriever:
         for index, article in enumerate(self.owner):
             self.members[article].append(index)
         self.chunk_index = {p.chunk_id: i for i, p in enumerate(self.passages)}
-        keyword_texts = [_keyword_text(p) for p in self.passages]
-        self.bm25 = _bm25(keyword_texts)
+        self.groups = Groups(self.owner, len(self.doc_ids))
         firsts = [self.passages[m[0]] for m in self.members]
-        # The whole article as one document: words of an answer spread over several passages.
-        self.article_bm25 = _bm25([
-            " ".join([first.title] + [" ".join([*self.passages[i].headings, self.passages[i].text])
-                                      for i in sorted(m, key=lambda i: self.passages[i].position)])
-            for first, m in zip(firsts, self.members, strict=True)
-        ])
+        # Tokenized once: each title, and each passage's headings and text. A passage's document
+        # is its title + its tokens; an article's is its title + all its passages' tokens in order,
+        # so words of an answer spread over several passages count together.
+        tokens = _tokens([a.title for a in firsts] + [" ".join([*p.headings, p.text]) for p in self.passages])
+        titles, bodies = tokens.ids[:len(firsts)], tokens.ids[len(firsts):]
+        self.bm25 = _bm25(([titles[a] + body for a, body in zip(self.owner, bodies, strict=True)], dict(tokens.vocab)))
+        in_order = [sorted(m, key=lambda i: self.passages[i].position) for m in self.members]
+        self.article_bm25 = _bm25(([titles[a] + [t for i in rows for t in bodies[i]] for a, rows in enumerate(in_order)],
+                                   dict(tokens.vocab)))
         # The fields that say what an article is about: title, summary, tags.
         self.field_bm25 = _bm25([" ".join([a.title, a.summary, *(t.replace("-", " ") for t in a.tags)]) for a in firsts])
+        keyword_texts = [_keyword_text(p) for p in self.passages]
         # Word rarity across the library, for weighing citation support (bot.citations).
         self.idf = inverse_document_frequencies(keyword_texts)
         self.centroid = self._centroid()
@@ -200,12 +213,13 @@ class Retriever:
         words = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)[0]
         chunk_keyword = self._scores(self.bm25, words, len(self.passages))
         keyword_lists = {
-            "passage_bm25": _best_two(chunk_keyword, self.owner, n_articles),
+            "passage_bm25": self.groups.best_two(chunk_keyword),
             "article_bm25": self._scores(self.article_bm25, words, n_articles),
             "field_bm25": self._scores(self.field_bm25, words, n_articles),
         }
         keyword_lists = {name: scores for name, scores in keyword_lists.items() if name in self.rankings}
-        candidates = {self._owner_of(p.chunk_id) for p in self.store.query(vector, CANDIDATES, where=where)}
+        hits = self.store.query(vector, min(CANDIDATES, len(self.passages)), where=where)
+        candidates = {self._owner_of(p.chunk_id) for p in hits}
         for scores in keyword_lists.values():
             scores[~allowed] = -np.inf
             best = np.argsort(-scores, kind="stable")[:ARTICLE_CANDIDATES]
@@ -217,7 +231,7 @@ class Retriever:
         rows = [i for a in chosen for i in self.members[a]]
         chunk_dense = np.full(len(self.passages), -np.inf)
         chunk_dense[rows] = self._cosines(vector, rows)
-        dense = _best_two(chunk_dense, self.owner, n_articles)
+        dense = self.groups.best_two(chunk_dense)
 
         fused = np.zeros(n_articles)
         for scores in ([dense] if "dense" in self.rankings else []) + list(keyword_lists.values()):

@@ -247,8 +247,9 @@ class IndexStore:
             self.collection.delete(ids=list(ids))
 
     def query(self, embedding: list[float], n: int, where: dict[str, Any] | None = None) -> list[Passage]:
-        n = min(n, self.count())
-        if n == 0:
+        """The n nearest chunks (fewer when the collection holds fewer; Chroma caps n itself, and
+        counting first costs as much as the query on a large index)."""
+        if n <= 0:
             return []
         got = self.collection.query(
             query_embeddings=[embedding], n_results=n, where=where,

@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from bot.eval.judge import Judge, judge_spec
 from bot.eval.report import BY_TAG_PNG, LATENCIES, LATENCY_PNG, METRICS_PNG, RATES, SUMMARY_FILE, load_summary
 from bot.eval.runner import RUN_FILE, run_evaluation
 from bot.models import ModelMissing
@@ -62,6 +63,11 @@ def comparison_table(summary: dict[str, Any], previous: dict[str, Any] | None) -
         before = (previous or {}).get(section, {}).get(key)
         change = round(now - before, 4) if now is not None and before is not None else None
         rows.append([label, _round(now), _round(before), change])
+    judged, judged_before = summary.get("judged") or {}, (previous or {}).get("judged") or {}
+    for key in ("faithfulness", "relevance") if judged else ():
+        now, before = judged.get(key), judged_before.get(key) if judged_before.get("judge") == judged.get("judge") else None
+        change = round(now - before, 4) if now is not None and before is not None else None
+        rows.append([f"{key} (judged by {judged.get('judge')})", _round(now), _round(before), change])
     return pd.DataFrame(rows, columns=["Metric", "This run", "Previous run", "Change"])
 
 
@@ -83,10 +89,13 @@ class EvalTab:
         try:
             settings = self.chat.settings_for("extractive" if retrieval_only else backend, model, style, top_k)
             engine = self.engine.for_settings(settings)
+            # As on the command line: a capable answering LLM also judges; the bundled one never does.
+            spec = None if retrieval_only else judge_spec(None, settings.llm)
+            judge = Judge.from_spec(spec, settings, engine.llm) if spec else None
             progress(0, desc="Starting the evaluation")
             run = run_evaluation(
                 questions, engine, retrieval_only=retrieval_only, out_dir=out_dir, compare=previous,
-                limit=int(limit) if limit else None,
+                limit=int(limit) if limit else None, judge=judge,
                 progress=lambda done, total: progress((done, total), desc="Evaluating", unit="questions"),
             )
         except (FileNotFoundError, ValueError, ModelMissing) as exc:

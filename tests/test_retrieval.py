@@ -5,17 +5,33 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.retrieval import DECAY, PASSAGES_PER_SOURCE, _best_two, _ranks
+from bot.retrieval import DECAY, PASSAGES_PER_SOURCE, Groups, _ranks
 
 
 def test_best_two_weighs_the_second_passage_at_half():
-    scores = np.array([0.2, 0.9, 0.5, 0.7, -np.inf, 0.4])
-    owner = np.array([0, 0, 0, 1, 2, 2])
-    got = _best_two(scores, owner, 4)
+    scores = np.array([0.2, 0.7, 0.9, -np.inf, 0.5, 0.4, 0.3, 0.3])
+    owner = np.array([0, 1, 0, 2, 0, 2, 3, 3])
+    got = Groups(owner, 4).best_two(scores)
     assert got[0] == pytest.approx((0.9 + DECAY * 0.5) / (1 + DECAY))
     assert got[1] == pytest.approx(0.7)  # a one-passage article counts its passage twice, not half of it
-    assert got[2] == (0.4 + DECAY * -np.inf) / (1 + DECAY) == -np.inf  # unscored passages sink it
-    assert got[3] == -np.inf  # no passages at all
+    assert got[2] == -np.inf  # an unscored passage sinks it
+    assert got[3] == pytest.approx(0.3)  # a tie for best: the second best is as good
+
+
+def test_best_two_matches_sorting_each_article():
+    rng = np.random.default_rng(0)
+    owner = rng.permutation(np.repeat(np.arange(40), rng.integers(1, 12, 40)))
+    scores = np.where(rng.random(len(owner)) < 0.7, 0.0, rng.random(len(owner)))  # like BM25: many zeros
+    got = Groups(owner, 40).best_two(scores)
+    for article in range(40):
+        mine = sorted(scores[owner == article], reverse=True)
+        second = mine[1] if len(mine) > 1 else mine[0]
+        assert got[article] == pytest.approx((mine[0] + DECAY * second) / (1 + DECAY))
+
+
+def test_every_article_needs_a_passage():
+    with pytest.raises(ValueError, match="at least one passage"):
+        Groups(np.array([0, 2]), 3)
 
 
 def test_ranks_best_first_ties_in_order():

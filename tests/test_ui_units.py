@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
@@ -236,6 +237,15 @@ def test_each_run_is_compared_with_the_latest_earlier_run_of_its_mode(tmp_path):
                              {"n_questions": 3, "retrieval": {"hit_at_5": 0.5}})
     row = table[table["Metric"] == "hit@5"].iloc[0]
     assert (row["This run"], row["Previous run"], row["Change"]) == (0.75, 0.5, 0.25)
+    assert not table["Metric"].str.contains("judged").any()
+
+    # Judged rows are labelled with their judge and compared only with the same judge's opinion.
+    judged = {"judged": {"judge": "big", "faithfulness": 0.9, "relevance": 0.8}}
+    table = comparison_table(judged, {"judged": {"judge": "big", "faithfulness": 0.7, "relevance": 0.8}})
+    row = table[table["Metric"] == "faithfulness (judged by big)"].iloc[0]
+    assert (row["This run"], row["Previous run"], row["Change"]) == (0.9, 0.7, 0.2)
+    table = comparison_table(judged, {"judged": {"judge": "other", "faithfulness": 0.7}})
+    assert pd.isna(table[table["Metric"] == "faithfulness (judged by big)"].iloc[0]["Change"])
 
 
 # --- chat failures -------------------------------------------------------------------------------------------------
