@@ -41,6 +41,7 @@ def test_who_judges():
     assert judge_spec(None, "extractive") is None
     assert judge_spec(None, "openai:gpt-4o-mini") == "openai:gpt-4o-mini"
     assert judge_spec(None, "gguf:/models/qwen.gguf") == "gguf:/models/qwen.gguf"
+    assert judge_spec(None, "gguf:/data/models/SmolLM2-135M-Instruct.Q8_0.gguf") is None  # the bundled file
     assert judge_spec("openai:judge", "bundled") == "openai:judge"
     assert judge_spec("none", "openai:gpt-4o-mini") is None
     for weak in ("bundled", "extractive"):

@@ -75,9 +75,14 @@ class Verdict:
     relevance: float | None
 
 
+def _is_bundled_file(spec: str) -> bool:
+    kind, _, value = spec.partition(":")
+    return kind == "gguf" and Path(value).name in {LLM_FILE, FAST_LLM_FILE}
+
+
 def judge_spec(requested: str | None, answering_llm: str) -> str | None:
     """The LLM that judges: `--judge` if given (`none` turns judging off), else the answering LLM
-    when it is a capable one (a GGUF file or a server), else nobody."""
+    when it is a capable one (a GGUF file or a server, not the bundled model's file), else nobody."""
     if requested is not None:
         if requested == "none":
             return None
@@ -87,7 +92,8 @@ def judge_spec(requested: str | None, answering_llm: str) -> str | None:
                 "or no model; give --judge openai:MODEL (with OPENAI_BASE_URL) or --judge gguf:/path/model.gguf"
             )
         return requested
-    return answering_llm if answering_llm.split(":", 1)[0] in {"gguf", "openai"} else None
+    capable = answering_llm.split(":", 1)[0] in {"gguf", "openai"} and not _is_bundled_file(answering_llm)
+    return answering_llm if capable else None
 
 
 class Judge:
@@ -98,8 +104,7 @@ class Judge:
     @classmethod
     def from_spec(cls, spec: str, settings: Settings, loaded: LLM | None = None) -> Judge:
         """A judge for `spec`; `loaded` is the answering LLM when it is the same model (loaded once)."""
-        kind, _, value = spec.partition(":")
-        if kind == "gguf" and Path(value).name in {LLM_FILE, FAST_LLM_FILE}:
+        if _is_bundled_file(spec):
             raise JudgeRefused(f"--judge {spec}: that file is the bundled 135M model, too weak to judge; "
                                "give a larger GGUF model or an OpenAI-compatible server")
         llm = loaded if loaded is not None else make_llm(settings.model_copy(update={"llm": spec}))
