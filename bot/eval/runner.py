@@ -23,7 +23,7 @@ from bot.eval.metrics import QuestionResult, summarize
 from bot.eval.questions import load_questions
 from bot.eval.report import RESULTS_FILE, SUMMARY_FILE, load_results, load_summary, write_report
 from bot.pipeline import Conversation, Engine, answer
-from bot.schema import Cited, Retrieved, Token, text_hash
+from bot.schema import Cited, Passage, Retrieved, Token, text_hash
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"
@@ -68,7 +68,7 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
 
     started = time.perf_counter()
     cited: Cited | None = None
-    given: list = []
+    given: list[Passage] = []  # what the answering model was shown, for the judge
     for event in answer(item["question"], engine, conversation):
         if isinstance(event, Token) and result.first_token_s is None:
             result.first_token_s = round(time.perf_counter() - started, 4)
