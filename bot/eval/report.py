@@ -42,6 +42,7 @@ RATES: tuple[tuple[str, str, str], ...] = (
     ("answers", "key_terms", "answer key terms"),
     ("answers", "semantic_similarity", "answer semantic similarity"),
     ("abstention", "accuracy", "abstention accuracy"),
+    ("abstention", "off_topic_accuracy", "off-topic abstention"),
     ("abstention", "false_abstain_rate", "false abstention rate"),
 )
 LATENCIES: tuple[tuple[str, str, str], ...] = (
