@@ -4,7 +4,7 @@ Four rankings of articles are fused by reciprocal rank: dense similarity (Chroma
 article's two best passages, BM25 (bm25s) of its two best passages, BM25 of the whole article,
 and BM25 of its title, summary and tags. Passage-level lists alone let one vivid passage of an
 off-topic article beat an article that answers the question in words spread over several
-passages; the article-level lists catch those (measured in BENCHMARKS.md: MRR@10 0.80 -> 0.87).
+passages; the article-level lists catch those (measured in BENCHMARKS.md: MRR@10 0.80 -> 0.86).
 
 The keyword indexes are built from the chunks stored in Chroma when the retriever is created, so
 they are always in step with the vector index, whoever wrote it.
@@ -50,8 +50,10 @@ def _tokens(texts: list[str]):
 def _bm25(corpus) -> bm25s.BM25:
     """A BM25 index of texts, or of (token id lists, vocabulary) already tokenized."""
     index = bm25s.BM25()
-    if corpus and corpus[0]:
-        index.index(corpus if isinstance(corpus, tuple) else _tokens(corpus), show_progress=False)
+    if isinstance(corpus, tuple) and corpus[0]:
+        index.index(corpus, show_progress=False)
+    elif corpus and not isinstance(corpus, tuple):
+        index.index(_tokens(corpus), show_progress=False)
     return index
 
 

@@ -209,7 +209,7 @@ class IndexStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
-        return passages, vectors.reshape(len(passages), -1)
+        return passages, vectors.reshape(len(passages), -1) if passages else np.zeros((0, 0), dtype=np.float32)
 
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article with its chunk count, sorted by title."""

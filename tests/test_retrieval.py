@@ -75,3 +75,19 @@ def test_unknown_rankings_are_refused(extractive_engine):
 
     with pytest.raises(ValueError, match="rankings must be some of"):
         Retriever(extractive_engine.store, extractive_engine.embeddings, rankings=("sparkle",))
+
+
+def test_an_emptied_index_and_articles_without_titles(extractive_engine, tmp_path):
+    """The web app rebuilds its retriever after a deletion, possibly of the last article."""
+    from bot.config import Settings
+    from bot.retrieval import Retriever
+    from bot.store import IndexStore
+
+    embeddings = extractive_engine.embeddings
+    store = IndexStore(Settings(data_dir=tmp_path), create=True)
+    assert Retriever(store, embeddings).search("reward hacking", 5) == []
+    store.upsert(["untitled#0"], [embeddings.embed_query("notes")], ["Some notes on rewards."],
+                 [{"doc_id": "untitled", "title": "", "position": 0}])
+    store.upsert(["w#0"], [embeddings.embed_query("wireheading")], ["An agent seizing its reward channel."],
+                 [{"doc_id": "w", "title": "Wireheading", "position": 0}])
+    assert [s.doc_id for s in Retriever(store, embeddings).search("wireheading", 5)] == ["w", "untitled"]
