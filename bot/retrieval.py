@@ -65,7 +65,8 @@ class Groups:
         if (self.sizes == 0).any():
             raise ValueError("every article needs at least one passage")
         self.order = np.argsort(owner, kind="stable")  # passages, article by article
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self.starts = np.cumsum(self.sizes) - self.sizes
+        self.members = [self.order[start:start + size].tolist() for start, size in zip(self.starts, self.sizes, strict=True)]
 
     def best_two(self, scores: np.ndarray) -> np.ndarray:
         """Per article: (best + DECAY * second best) / (1 + DECAY) of its passages' scores.
@@ -153,11 +154,9 @@ class Retriever:
         self.doc_ids = list(dict.fromkeys(p.doc_id for p in self.passages))
         article_of = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
         self.owner = np.asarray([article_of[p.doc_id] for p in self.passages], dtype=np.int64)
-        self.members: list[list[int]] = [[] for _ in self.doc_ids]
-        for index, article in enumerate(self.owner):
-            self.members[article].append(index)
-        self.chunk_index = {p.chunk_id: i for i, p in enumerate(self.passages)}
         self.groups = Groups(self.owner, len(self.doc_ids))
+        self.members = self.groups.members  # passage indices of each article, in stored order
+        self.chunk_index = {p.chunk_id: i for i, p in enumerate(self.passages)}
         firsts = [self.passages[m[0]] for m in self.members]
         # Tokenized once: each title, and each passage's headings and text. A passage's document
         # is its title + its tokens; an article's is its title + all its passages' tokens in order,
@@ -222,10 +221,11 @@ class Retriever:
         keyword_lists = {name: scores for name, scores in keyword_lists.items() if name in self.rankings}
         hits = self.store.query(vector, min(CANDIDATES, len(self.passages)), where=where)
         candidates = {self._owner_of(p.chunk_id) for p in hits}
+        ranks = []
         for scores in keyword_lists.values():
             scores[~allowed] = -np.inf
-            best = np.argsort(-scores, kind="stable")[:ARTICLE_CANDIDATES]
-            candidates.update(int(a) for a in best if scores[a] > 0)
+            ranks.append(_ranks(scores))
+            candidates.update(np.flatnonzero((ranks[-1] < ARTICLE_CANDIDATES) & (scores > 0)).tolist())
         candidates.discard(-1)
         if not candidates:
             return []
@@ -235,9 +235,11 @@ class Retriever:
         chunk_dense[rows] = self._cosines(vector, rows)
         dense = self.groups.best_two(chunk_dense)
 
+        if "dense" in self.rankings:
+            ranks.insert(0, _ranks(dense))  # first: the sum's order decides exact ties, as measured
         fused = np.zeros(n_articles)
-        for scores in ([dense] if "dense" in self.rankings else []) + list(keyword_lists.values()):
-            fused += 1.0 / (self.rrf_k + _ranks(scores) + 1)
+        for rank in ranks:
+            fused += 1.0 / (self.rrf_k + rank + 1)
         ranked = sorted(chosen, key=lambda a: -fused[a])[:k]
         return [self._source(a, fused[a], chunk_dense, chunk_keyword) for a in ranked]
 

@@ -194,20 +194,20 @@ class IndexStore:
         got = self._get_all(["metadatas"])
         return [StoredChunk(i, m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
 
-    def all_passages(self) -> list[Passage]:
-        got = self._get_all(["metadatas", "documents"])
+    @staticmethod
+    def _passages(got: dict[str, list]) -> list[Passage]:
         return [
             passage_from(i, d or "", m or {})
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
 
+    def all_passages(self) -> list[Passage]:
+        return self._passages(self._get_all(["metadatas", "documents"]))
+
     def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
         """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""
         got = self._get_all(["metadatas", "documents", "embeddings"])
-        passages = [
-            passage_from(i, d or "", m or {})
-            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ]
+        passages = self._passages(got)
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
         return passages, vectors.reshape(len(passages), -1) if passages else np.zeros((0, 0), dtype=np.float32)
 
