@@ -69,17 +69,13 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.eval.judge import NEEDS_ANSWERS, Judge, judge_spec
+    from bot.eval.judge import Judge, judge_spec
     from bot.eval.runner import run_evaluation
     from bot.pipeline import Engine
 
-    spec = None if args.retrieval_only and args.judge is None else judge_spec(args.judge, settings.llm)
-    if spec is not None and args.retrieval_only:
-        raise ValueError(NEEDS_ANSWERS)
+    spec = judge_spec(args.judge, settings.llm, args.retrieval_only)  # refused before any model loads
     engine = Engine(settings, load_llm=not args.retrieval_only)
-    judge = None
-    if spec is not None:
-        judge = Judge.from_spec(spec, settings, engine.llm if spec == settings.llm else None)
+    judge = Judge.from_spec(spec, settings, engine.llm) if spec is not None else None
     run = run_evaluation(args.questions, engine, retrieval_only=args.retrieval_only, out_dir=args.out,
                          baseline=args.baseline, compare=args.compare, limit=args.limit, show_bar=not args.json,
                          judge=judge)

@@ -47,13 +47,11 @@ def _tokens(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
 
 
-def _bm25(corpus) -> bm25s.BM25:
-    """A BM25 index of texts, or of (token id lists, vocabulary) already tokenized."""
+def _bm25(corpus: tuple[list[list[int]], dict[str, int]]) -> bm25s.BM25:
+    """A BM25 index of tokenized documents: (token id lists, vocabulary), as `_tokens` returns."""
     index = bm25s.BM25()
-    if isinstance(corpus, tuple) and corpus[0]:
+    if corpus[0]:
         index.index(corpus, show_progress=False)
-    elif corpus and not isinstance(corpus, tuple):
-        index.index(_tokens(corpus), show_progress=False)
     return index
 
 
@@ -168,7 +166,8 @@ class Retriever:
         self.article_bm25 = _bm25(([titles[a] + [t for i in rows for t in bodies[i]] for a, rows in enumerate(in_order)],
                                    dict(tokens.vocab)))
         # The fields that say what an article is about: title, summary, tags.
-        self.field_bm25 = _bm25([" ".join([a.title, a.summary, *(t.replace("-", " ") for t in a.tags)]) for a in firsts])
+        self.field_bm25 = _bm25(_tokens([" ".join([a.title, a.summary, *(t.replace("-", " ") for t in a.tags)])
+                                              for a in firsts]))
         keyword_texts = [_keyword_text(p) for p in self.passages]
         # Word rarity across the library, for weighing citation support (bot.citations).
         self.idf = inverse_document_frequencies(keyword_texts)

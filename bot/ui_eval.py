@@ -57,17 +57,18 @@ def new_run_dir(root: Path) -> Path:
 
 def comparison_table(summary: dict[str, Any], previous: dict[str, Any] | None) -> pd.DataFrame:
     """Headline metrics of this run beside the previous run's, with the change."""
+    def row(label: str, now: Any, before: Any) -> list[Any]:
+        change = round(now - before, 4) if now is not None and before is not None else None
+        return [label, _round(now), _round(before), change]
+
     rows = [["questions", summary.get("n_questions"), (previous or {}).get("n_questions"), None]]
     for section, key, label in RATES + LATENCIES:
-        now = summary.get(section, {}).get(key)
-        before = (previous or {}).get(section, {}).get(key)
-        change = round(now - before, 4) if now is not None and before is not None else None
-        rows.append([label, _round(now), _round(before), change])
+        rows.append(row(label, summary.get(section, {}).get(key), (previous or {}).get(section, {}).get(key)))
     judged, judged_before = summary.get("judged") or {}, (previous or {}).get("judged") or {}
+    same_judge = judged_before.get("judge") == judged.get("judge")
     for key in ("faithfulness", "relevance") if judged else ():
-        now, before = judged.get(key), judged_before.get(key) if judged_before.get("judge") == judged.get("judge") else None
-        change = round(now - before, 4) if now is not None and before is not None else None
-        rows.append([f"{key} (judged by {judged.get('judge')})", _round(now), _round(before), change])
+        rows.append(row(f"{key} (judged by {judged.get('judge')})", judged.get(key),
+                        judged_before.get(key) if same_judge else None))
     return pd.DataFrame(rows, columns=["Metric", "This run", "Previous run", "Change"])
 
 
@@ -90,8 +91,8 @@ class EvalTab:
             settings = self.chat.settings_for("extractive" if retrieval_only else backend, model, style, top_k)
             engine = self.engine.for_settings(settings)
             # As on the command line: a capable answering LLM also judges; the bundled one never does.
-            spec = None if retrieval_only else judge_spec(None, settings.llm)
-            judge = Judge.from_spec(spec, settings, engine.llm) if spec else None
+            spec = judge_spec(None, settings.llm, retrieval_only)
+            judge = Judge.from_spec(spec, settings, engine.llm) if spec is not None else None
             progress(0, desc="Starting the evaluation")
             run = run_evaluation(
                 questions, engine, retrieval_only=retrieval_only, out_dir=out_dir, compare=previous,

@@ -80,20 +80,23 @@ def _is_bundled_file(spec: str) -> bool:
     return kind == "gguf" and Path(value).name in {LLM_FILE, FAST_LLM_FILE}
 
 
-def judge_spec(requested: str | None, answering_llm: str) -> str | None:
+def judge_spec(requested: str | None, answering_llm: str, retrieval_only: bool = False) -> str | None:
     """The LLM that judges: `--judge` if given (`none` turns judging off), else the answering LLM
-    when it is a capable one (a GGUF file or a server, not the bundled model's file), else nobody."""
-    if requested is not None:
-        if requested == "none":
-            return None
-        if requested in {"bundled", "extractive"}:
-            raise JudgeRefused(
-                f"--judge {requested}: judged metrics need a capable LLM, not the bundled 135M model "
-                "or no model; give --judge openai:MODEL (with OPENAI_BASE_URL) or --judge gguf:/path/model.gguf"
-            )
-        return requested
-    capable = answering_llm.split(":", 1)[0] in {"gguf", "openai"} and not _is_bundled_file(answering_llm)
-    return answering_llm if capable else None
+    when it is a capable one (a GGUF file or a server, not the bundled model's file), else nobody.
+    A retrieval-only run makes no answers: it has no judge, and asking for one is an error."""
+    if requested is None:
+        capable = answering_llm.split(":", 1)[0] in {"gguf", "openai"} and not _is_bundled_file(answering_llm)
+        return answering_llm if capable and not retrieval_only else None
+    if requested == "none":
+        return None
+    if requested in {"bundled", "extractive"}:
+        raise JudgeRefused(
+            f"--judge {requested}: judged metrics need a capable LLM, not the bundled 135M model "
+            "or no model; give --judge openai:MODEL (with OPENAI_BASE_URL) or --judge gguf:/path/model.gguf"
+        )
+    if retrieval_only:
+        raise ValueError(NEEDS_ANSWERS)
+    return requested
 
 
 class Judge:
@@ -102,12 +105,12 @@ class Judge:
         self.name = llm.name
 
     @classmethod
-    def from_spec(cls, spec: str, settings: Settings, loaded: LLM | None = None) -> Judge:
-        """A judge for `spec`; `loaded` is the answering LLM when it is the same model (loaded once)."""
+    def from_spec(cls, spec: str, settings: Settings, answering: LLM | None = None) -> Judge:
+        """A judge for `spec`; the `answering` LLM is reused when `spec` is that model (loaded once)."""
         if _is_bundled_file(spec):
             raise JudgeRefused(f"--judge {spec}: that file is the bundled 135M model, too weak to judge; "
                                "give a larger GGUF model or an OpenAI-compatible server")
-        llm = loaded if loaded is not None else make_llm(settings.model_copy(update={"llm": spec}))
+        llm = answering if answering is not None and spec == settings.llm else make_llm(settings.model_copy(update={"llm": spec}))
         if llm is None:
             raise JudgeRefused(f"--judge {spec}: not an LLM")
         return cls(llm)
