@@ -9,9 +9,10 @@ import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from bot.config import Settings  # noqa: E402
-from bot.models import ModelMissing  # noqa: E402
-from bot.store import IndexMissing, IndexStore  # noqa: E402
+from bot.core.index import IndexMissing, IndexStore  # noqa: E402
+from bot.core.models import ModelMissing  # noqa: E402
+from bot.core.paths import CORPUS_DIR  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
 
 log = logging.getLogger("app")
 
@@ -20,11 +21,10 @@ def ensure_index(settings: Settings) -> None:
     """First start: build the index from the bundled corpus so the app answers right away."""
     if IndexStore(settings, create=True).count() > 0:
         return
-    from ingest.__main__ import DEFAULT_CORPUS
     from ingest.indexer import Indexer
 
-    log.info("the index is empty: ingesting the bundled corpus from %s", DEFAULT_CORPUS)
-    report = Indexer(settings).run([DEFAULT_CORPUS])
+    log.info("the index is empty: ingesting the bundled corpus from %s", CORPUS_DIR)
+    report = Indexer(settings).run([CORPUS_DIR])
     log.info("%s", report.summary())
 
 
@@ -38,11 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         ensure_index(settings)
         # Uploads and exports stay under the data dir: Gradio reads this when it is imported.
-        os.environ["GRADIO_TEMP_DIR"] = str((settings.data_dir / "tmp").resolve())
-        from bot.pipeline import Engine
-        from bot.ui import build_app, launch_options
+        os.environ["GRADIO_TEMP_DIR"] = str(settings.web_temp_dir.resolve())
+        from bot.answer.pipeline import Engine
+        from bot.web.page import build_app, launch_options
 
-        engine = Engine(settings)
+        engine = Engine.open(settings)
     except (IndexMissing, ModelMissing, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,6 @@ Prints Markdown for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import tempfile
@@ -19,20 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.config import Settings
+from bot.answer.llm import LlamaCppLLM
+from bot.answer.prompts import build_messages
+from bot.answer.retrieval import Retriever
+from bot.core.index import IndexStore
+from bot.core.models import bundled_llm_path, load_embeddings, shipped_llm_path
+from bot.core.paths import QUESTIONS_FILE
+from bot.core.settings import Settings
 from bot.eval.metrics import percentile
-from bot.llm import LlamaCppLLM
-from bot.models import bundled_llm_path, load_embeddings, shipped_llm_path
-from bot.prompts import build_messages
-from bot.retrieval import Retriever
-from bot.store import IndexStore
-
-ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "corpus" / "questions.jsonl"
+from bot.eval.questions import load_questions
 
 
 def questions() -> list[str]:
-    return [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [item["question"] for item in load_questions(QUESTIONS_FILE)]
 
 
 def latencies(retriever: Retriever, qs: list[str], k: int = 5) -> list[float]:

@@ -8,13 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Settings
-from bot.models import ModelMissing
-from bot.retrieval import Filters
-from bot.schema import Citation, Cited, Done, Failed, Retrieved, Token
-from bot.store import IndexMissing
-
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "corpus" / "questions.jsonl"
+from bot.answer.retrieval import Filters
+from bot.core.events import MESSAGES, Cited, Done, Failed, Retrieved, Token
+from bot.core.index import IndexMissing
+from bot.core.models import ModelMissing
+from bot.core.paths import CORPUS_DIR, QUESTIONS_FILE
+from bot.core.settings import Settings
+from bot.core.types import Citation
 
 
 def format_sources(citations: list[Citation]) -> str:
@@ -28,9 +28,9 @@ def format_sources(citations: list[Citation]) -> str:
 
 
 def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Filters()) -> int:
-    from bot.pipeline import Engine, answer
+    from bot.answer.pipeline import Engine, answer
 
-    engine = Engine(settings)
+    engine = Engine.open(settings)
     result: dict = {"answer": "", "citations": [], "abstained": False, "timings": {}}
     streamed = False
     retrieved: list = []
@@ -48,8 +48,8 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
                 print("Retrieved sources:\n" + "\n".join(f"- {t}" for t in titles), file=sys.stderr)
             return 1
         elif isinstance(event, Cited):
-            result.update(answer=event.answer_text, abstained=event.abstained,
-                          citations=[c.to_json() for c in event.citations],
+            result.update(answer=event.text, abstained=event.abstained, fallback=event.fallback,
+                          reason=event.reason and str(event.reason), citations=[c.to_json() for c in event.citations],
                           unsupported_sentences=event.unsupported_sentences,
                           related=[c.to_json() for c in event.related])
             cited = event
@@ -60,24 +60,29 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
         return 0
     if streamed:
         print(file=sys.stderr)
-    print(cited.answer_text)
+    print(cited.text)
     listed = cited.citations or cited.related
     if listed:
         print("\nSources:" if cited.citations else "\nClosest sources:")
+        if cited.fallback:
+            print(f"({MESSAGES[cited.reason]})")
         print(format_sources(listed))
     return 0
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answer.pipeline import Engine
+    from bot.eval.baseline import NaiveBaseline
     from bot.eval.judge import Judge, judge_spec
     from bot.eval.runner import run_evaluation
-    from bot.pipeline import Engine
+    from ingest.sources import read_articles
 
     spec = judge_spec(args.judge, settings.llm, args.retrieval_only)  # refused before any model loads
-    engine = Engine(settings, load_llm=not args.retrieval_only)
+    engine = Engine.open(settings, with_llm=not args.retrieval_only)
     judge = Judge.from_spec(spec, settings, engine.llm) if spec is not None else None
+    baseline = NaiveBaseline(read_articles(CORPUS_DIR), engine.embeddings) if args.baseline == "naive" else None
     run = run_evaluation(args.questions, engine, retrieval_only=args.retrieval_only, out_dir=args.out,
-                         baseline=args.baseline, compare=args.compare, limit=args.limit, show_bar=not args.json,
+                         baseline=baseline, compare=args.compare, limit=args.limit, show_bar=not args.json,
                          judge=judge)
     if args.json:
         print(json.dumps(run.summary, indent=2))
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--until", default="", metavar="YYYY-MM-DD", help="only articles dated on or before")
     ask_parser.add_argument("--verbose", action="store_true")
     eval_parser = commands.add_parser("eval", help="evaluate against a question set")
-    eval_parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL question set")
+    eval_parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE, help="JSONL question set")
     eval_parser.add_argument("--retrieval-only", action="store_true", help="skip generation: retrieval metrics only")
     eval_parser.add_argument("--llm", help="override ALIGNCHAT_LLM for this run")
     eval_parser.add_argument("--out", type=Path, help="write results.jsonl, summary.json, report.md and plots here")

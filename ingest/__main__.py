@@ -8,12 +8,11 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Settings
-from bot.ids import canonical_url
-from bot.models import ModelMissing
-from bot.store import IndexMissing
-
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
+from bot.core.identity import canonical_url
+from bot.core.index import IndexMissing
+from bot.core.models import ModelMissing
+from bot.core.paths import CORPUS_DIR
+from bot.core.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "from a re-ingested folder, file or URL list are deleted from the index.",
     )
     parser.add_argument("inputs", nargs="*", metavar="PATH|URL",
-                        help=f"files, folders or http(s) URLs (default: {DEFAULT_CORPUS})")
+                        help=f"files, folders or http(s) URLs (default: {CORPUS_DIR})")
     parser.add_argument("--urls", type=Path, action="append", default=[], metavar="FILE",
                         help="a file of URLs, one a line (# comments allowed)")
     parser.add_argument("--no-prune", action="store_true", help="keep articles missing from a re-ingested source")
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.rebuild:
             indexer.rebuild()
         if not (paths or sources):
-            paths = [DEFAULT_CORPUS]
+            paths = [CORPUS_DIR]
         report = indexer.run(paths, sources, prune=not args.no_prune,
                              fetch=lambda url: fetch_article(url, timeout=args.timeout))
     except (LoadError, IndexMissing, ModelMissing, ValueError) as exc:

@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.config import Settings
-from bot.models import load_embeddings
-from ingest.__main__ import DEFAULT_CORPUS
+from bot.core.models import load_embeddings
+from bot.core.paths import CORPUS_DIR
+from bot.core.settings import Settings
 from ingest.indexer import Indexer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make_corpus(folder: Path, articles: int) -> None:
     """`articles` Markdown files: the bundled library, repeated under new ids with a marker line."""
-    sources = sorted(DEFAULT_CORPUS.glob("*.md"))
+    sources = sorted(CORPUS_DIR.glob("*.md"))
     for i in range(articles):
         src = sources[i % len(sources)]
         text = src.read_text(encoding="utf-8")

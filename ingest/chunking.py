@@ -11,8 +11,8 @@ from pathlib import Path
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from bot.ids import chunk_id_for
-from bot.schema import Article, Chunk
+from bot.core.identity import chunk_id_for
+from bot.core.types import Article, Chunk
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 MODEL_MAX_TOKENS = 254  # 256 minus [CLS] and [SEP]

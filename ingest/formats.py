@@ -1,6 +1,6 @@
 """Loaders for every file type ingestion accepts: Markdown, HTML, PDF, plain text and ARD JSONL.
 
-Each loader turns a file into Articles named by the identity rules of bot.ids, and a file it
+Each loader turns a file into Articles named by the identity rules of bot.core.identity, and a file it
 cannot use raises LoadError with a reason the user can act on. JSONL holds many articles, so a
 bad line is reported on its own instead of costing the whole file.
 """
@@ -23,9 +23,10 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 from trafilatura.settings import use_config
 
-from bot.ids import doc_id_for
-from bot.schema import Article
+from bot.core.identity import doc_id_for
+from bot.core.types import Article
 from ingest.markdown import LoadError, article_from_markdown
+from ingest.metadata import normalise_date, split_authors
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ _SUP = re.compile(r"<sup>(?:\\\[)?(.*?)(?:\\\])?</sup>", re.DOTALL)
 _SUB = re.compile(r"<sub>(.*?)</sub>", re.DOTALL)
 _UNDERLINE = re.compile(r"</?u>")
 _MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_YMD = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-_AUTHOR_SEPARATORS = re.compile(r"\s*(?:;|,|&|\band\b)\s*")
 
 
 # --- reading files -------------------------------------------------------------------------
@@ -78,25 +77,6 @@ def read_text(path: Path) -> str:
 
 
 # --- shared metadata helpers -----------------------------------------------------------------
-
-
-def normalise_date(value: Any) -> str:
-    """ISO `YYYY-MM-DD` for the date spellings found in meta tags and datasets; others kept as is."""
-    text = str(value or "").strip()
-    match = _YMD.match(text)
-    if match:
-        year, month, day = match.groups()
-        return f"{year}-{int(month):02d}-{int(day):02d}"
-    return text
-
-
-def split_authors(value: Any) -> tuple[str, ...]:
-    """Author names from a list or from one string separated by `;`, `,`, `&` or `and`."""
-    if value is None:
-        return ()
-    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else _AUTHOR_SEPARATORS.split(str(value))
-    names = (" ".join(item.split()) for item in items)
-    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def title_from_text(text: str, fallback: str) -> str:
@@ -411,24 +391,12 @@ def load_file_with_errors(path: Path, relative_path: str) -> tuple[list[Article]
     """
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return ard_articles(read_text(path))
+        articles, errors = ard_articles(read_text(path))
+        if not articles and not errors:
+            raise LoadError("no text found")
+        return articles, errors
     loader = _SINGLE_ARTICLE_LOADERS.get(suffix)
     if loader is None:
         kind = f"'{suffix}'" if suffix else "(no suffix)"
         raise LoadError(f"unsupported file type {kind}: give Markdown, HTML, PDF, text or ARD JSONL files")
     return [loader(path, relative_path)], []
-
-
-def _summary(errors: list[str], shown: int = 3) -> str:
-    more = f" (and {len(errors) - shown} more)" if len(errors) > shown else ""
-    return "; ".join(errors[:shown]) + more
-
-
-def load_file(path: Path, relative_path: str) -> list[Article]:
-    """Like load_file_with_errors, but bad JSONL lines are only logged unless nothing was usable."""
-    articles, errors = load_file_with_errors(path, relative_path)
-    if not articles:
-        raise LoadError(f"no usable article: {_summary(errors)}" if errors else "no text found")
-    for error in errors:
-        log.warning("%s: %s (skipped)", relative_path, error)
-    return articles

@@ -20,11 +20,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot import store as schema
-from bot.config import Settings
-from bot.models import embedding_model_path, load_embeddings
-from bot.schema import Article, Chunk
-from bot.store import IndexStore
+from bot.core import index as schema
+from bot.core.index import IndexStore
+from bot.core.models import embedding_model_path, load_embeddings
+from bot.core.settings import Settings
+from bot.core.types import Article, Chunk
 from ingest.chunking import Chunker, load_tokenizer
 from ingest.markdown import LoadError
 from ingest.sources import Source, discover, load

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.ids import doc_id_for
-from bot.schema import Article, Reference
+from bot.core.identity import doc_id_for
+from bot.core.types import Article, Reference
+from ingest.metadata import normalise_date, split_authors, split_list
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.M)
@@ -44,23 +44,6 @@ def _first(meta: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        parts = re.split(r"\s*(?:;|,|\band\b)\s*", value) if "," in value or ";" in value else [value]
-        return tuple(p.strip() for p in parts if p.strip())
-    if isinstance(value, (list, tuple)):
-        return tuple(str(v).strip() for v in value if str(v).strip())
-    return (str(value),)
-
-
-def _date(value: Any) -> str:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()[:10]
-    return str(value).strip() if value is not None else ""
-
-
 def _references(value: Any) -> tuple[Reference, ...]:
     refs = []
     for item in value or ():
@@ -68,7 +51,7 @@ def _references(value: Any) -> tuple[Reference, ...]:
             year = item.get("year")
             refs.append(Reference(
                 title=str(item["title"]),
-                authors=_strings(item.get("authors") or item.get("author")),
+                authors=split_authors(item.get("authors") or item.get("author")),
                 year=int(year) if isinstance(year, int) or (isinstance(year, str) and year.isdigit()) else None,
                 url=str(item.get("url") or ""),
             ))
@@ -88,11 +71,11 @@ def article_from_markdown(raw: str, relative_path: str, source: str = "markdown"
         doc_id=doc_id_for(str(meta.get("id") or ""), url, relative_path),
         title=title,
         text=body,
-        authors=_strings(meta.get("authors") or meta.get("author")),
+        authors=split_authors(meta.get("authors") or meta.get("author")),
         url=url,
-        date=_date(_first(meta, DATE_KEYS)),
+        date=normalise_date(_first(meta, DATE_KEYS)),
         source=str(meta.get("source") or source),
-        tags=_strings(meta.get("tags")),
+        tags=split_list(meta.get("tags")),
         summary=str(_first(meta, SUMMARY_KEYS) or "").strip(),
         references=_references(meta.get("references")),
     )

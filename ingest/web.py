@@ -22,8 +22,8 @@ import httpx
 from lxml.html import HtmlElement
 from trafilatura.utils import decode_file
 
-from bot.ids import canonical_url, doc_id_for
-from bot.schema import Article
+from bot.core.identity import canonical_url, doc_id_for
+from bot.core.types import Article
 from ingest.formats import article_from_html, article_from_pdf, meta_tags, page_metadata, parse_html, read_text
 from ingest.markdown import LoadError
 

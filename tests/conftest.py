@@ -53,16 +53,16 @@ def corpus_data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_settings(corpus_data_dir):
-    from bot.config import Settings
+    from bot.core.settings import Settings
 
     return Settings(data_dir=corpus_data_dir, llm="extractive")
 
 
 @pytest.fixture(scope="session")
 def extractive_engine(corpus_settings):
-    from bot.pipeline import Engine
+    from bot.answer.pipeline import Engine
 
-    return Engine(corpus_settings)
+    return Engine.open(corpus_settings)
 
 
 @contextmanager
@@ -92,7 +92,7 @@ def chroma_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def openai_server(tmp_path_factory):
     """`python -m llama_cpp.server` serving the bundled model on loopback (an OpenAI-compatible API)."""
-    from bot.models import bundled_llm_path
+    from bot.core.models import bundled_llm_path
 
     model = bundled_llm_path(tmp_path_factory.mktemp("models"))
     port = free_port()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.pipeline import Conversation, answer
-from bot.schema import Cited, Done, Retrieved
+from bot.answer.pipeline import Conversation, answer
+from bot.core.events import Cited, Done, Retrieved
 from tests.conftest import run_cli
 
 
@@ -43,7 +43,7 @@ def test_article_keeps_its_number_across_a_conversation(extractive_engine):
 def test_off_topic_questions_get_a_polite_redirection(extractive_engine, question):
     cited = final(answer(question, extractive_engine))
     assert cited.abstained and not cited.citations and not cited.related
-    assert "only help with questions about AI alignment" in cited.answer_text
+    assert "only help with questions about AI alignment" in cited.text and cited.reason == "off_topic"
 
 
 def test_weak_retrieval_on_topic_lists_closest_sources(extractive_engine, corpus_settings):
@@ -52,7 +52,7 @@ def test_weak_retrieval_on_topic_lists_closest_sources(extractive_engine, corpus
     strict = corpus_settings.model_copy(update={"min_relevance": 0.5})
     cited = final(answer("What programming language is PyTorch written in?", extractive_engine, settings=strict))
     assert cited.abstained and not cited.citations
-    assert "nothing reliable" in cited.answer_text and cited.related
+    assert "nothing reliable" in cited.text and cited.related and cited.reason == "nothing_relevant"
 
 
 def test_follow_up_question_retrieves_the_right_article(extractive_engine):
@@ -64,7 +64,7 @@ def test_follow_up_question_retrieves_the_right_article(extractive_engine):
 
 
 def test_metadata_filters(extractive_engine):
-    from bot.retrieval import Filters
+    from bot.answer.retrieval import Filters
 
     only_careers = Filters(tags=("careers",))
     sources = extractive_engine.retriever.search("What should I study?", 5, only_careers)

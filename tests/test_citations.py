@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.citations import check, split_markers
-from bot.retrieval import Source
-from bot.schema import Passage
+from bot.answer.citations import check
+from bot.core.markers import split_markers
+from bot.core.types import Passage, Source
 
 
 def source(doc_id: str, title: str, text: str) -> Source:

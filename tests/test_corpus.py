@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.store import IndexStore
+from bot.core.index import IndexStore
+from bot.core.settings import Settings
 from ingest.markdown import split_front_matter
 from tests.conftest import CORPUS, ROOT
 
@@ -79,6 +79,6 @@ def test_every_article_is_indexed(corpus_data_dir):
     store = IndexStore.open_for_reading(Settings(data_dir=corpus_data_dir))
     indexed = {c.metadata["doc_id"] for c in store.all_chunks()}
     assert indexed == {p.stem for p in ARTICLES}
-    refs = [p.references for p in store.all_passages() if p.doc_id == "wireheading"]
+    refs = [p.references for p in store.all_passages_and_vectors()[0] if p.doc_id == "wireheading"]
     assert refs and refs[0], "references travel with the chunks to the UI"
 

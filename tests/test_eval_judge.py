@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.config import Settings
+from bot.core.settings import Settings
 from bot.eval.judge import Judge, JudgeRefused, judge_spec, parse_grade, parse_verdicts
 from bot.eval.metrics import QuestionResult, summarize
 from bot.eval.report import write_report

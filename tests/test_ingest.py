@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.ids import canonical_url, doc_id_for
+from bot.core.identity import canonical_url, doc_id_for
+from bot.core.settings import Settings
 from ingest.indexer import Indexer
 from ingest.markdown import LoadError, article_from_markdown
 from tests.conftest import run_cli
@@ -100,7 +100,7 @@ def test_incremental_runs(tmp_path):
     assert (changed.updated, changed.deleted, changed.unchanged) == (1, 1, 1)
     ids = {c.metadata["doc_id"] for c in indexer.store.all_chunks()}
     assert ids == {"https://example.org/a", "c.md"}
-    texts = " ".join(p.text for p in indexer.store.all_passages() if p.doc_id == "https://example.org/a")
+    texts = " ".join(p.text for p in indexer.store.all_passages_and_vectors()[0] if p.doc_id == "https://example.org/a")
     assert "chisel" in texts and "Reward shapes behaviour" not in texts
 
 
@@ -130,7 +130,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(tmp_path):
 
 
 def test_whole_index_is_read_in_pages(tmp_path, monkeypatch):
-    import bot.store
+    import bot.core.index
 
     folder = tmp_path / "articles"
     folder.mkdir()
@@ -138,6 +138,6 @@ def test_whole_index_is_read_in_pages(tmp_path, monkeypatch):
         write(folder, f"{i}.md", f"Article {i}", body=f"Reward learning note {i}. " * 60)
     indexer = Indexer(Settings(data_dir=tmp_path / "data"), progress=False)
     total = indexer.run([folder]).chunks_total
-    monkeypatch.setattr(bot.store, "PAGE", 3)  # large indexes exceed SQLite's variable limit in one read
+    monkeypatch.setattr(bot.core.index, "PAGE", 3)  # large indexes exceed SQLite's variable limit in one read
     assert len(indexer.store.all_chunks()) == total > 3
-    assert len({p.chunk_id for p in indexer.store.all_passages()}) == total
+    assert len({p.chunk_id for p in indexer.store.all_passages_and_vectors()[0]}) == total

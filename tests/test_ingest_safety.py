@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.store import IndexStore
+from bot.core.index import IndexStore
+from bot.core.settings import Settings
 from tests.conftest import CORPUS, ROOT, run_cli
 
 pytestmark = pytest.mark.slow

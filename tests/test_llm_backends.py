@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from bot.models import bundled_llm_path
+from bot.core.models import bundled_llm_path
 from tests.conftest import free_port, run_cli
 
 pytestmark = pytest.mark.slow

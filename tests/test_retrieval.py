@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.retrieval import DECAY, PASSAGES_PER_SOURCE, Groups, _ranks
+from bot.answer.retrieval import DECAY, PASSAGES_PER_SOURCE, Groups, _ranks
 
 
 def test_best_two_weighs_the_second_passage_at_half():
@@ -71,7 +71,7 @@ def test_ablation_measures_variants_and_restores_the_retriever(extractive_engine
 
 
 def test_unknown_rankings_are_refused(extractive_engine):
-    from bot.retrieval import Retriever
+    from bot.answer.retrieval import Retriever
 
     with pytest.raises(ValueError, match="rankings must be some of"):
         Retriever(extractive_engine.store, extractive_engine.embeddings, rankings=("sparkle",))
@@ -79,9 +79,9 @@ def test_unknown_rankings_are_refused(extractive_engine):
 
 def test_an_emptied_index_and_articles_without_titles(extractive_engine, tmp_path):
     """The web app rebuilds its retriever after a deletion, possibly of the last article."""
-    from bot.config import Settings
-    from bot.retrieval import Retriever
-    from bot.store import IndexStore
+    from bot.answer.retrieval import Retriever
+    from bot.core.index import IndexStore
+    from bot.core.settings import Settings
 
     embeddings = extractive_engine.embeddings
     store = IndexStore(Settings(data_dir=tmp_path), create=True)

@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bot.chat_session import ChatSession, Turn
-from bot.config import Settings
-from bot.export import answer_markdown, conversation_markdown
-from bot.feedback import FeedbackLog, questions_from_feedback
-from bot.library import UploadRejected, parse_urls, safe_name, save_upload, search_articles
-from bot.render import answer_html, draft_html, link_markers, notice_html, safe_url, sources_block
-from bot.schema import Citation, Cited, Reference
-from bot.store import ArticleInfo
+from bot.core.events import Cited
+from bot.core.index import ArticleInfo
+from bot.core.settings import Settings
+from bot.core.types import Citation, Reference
+from bot.web.export import answer_markdown, conversation_markdown
+from bot.web.feedback import FeedbackLog, questions_from_feedback
+from bot.web.library import UploadRejected, parse_urls, safe_name, save_upload, search_articles
+from bot.web.render import answer_html, draft_html, link_markers, notice_html, safe_url, sources_block
+from bot.web.session import ChatSession, Turn
 
 HOSTILE = Citation(
     n=1, doc_id="evil", title='Reward <script>alert(1)</script>', authors=("<b>Mallory</b>",),
@@ -185,7 +186,7 @@ def test_auth_must_be_user_colon_password():
 
 
 def test_page_visitors_choose_among_configured_backends_only(monkeypatch):
-    from bot.ui_chat import Backends
+    from bot.web.backends import Backends
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     local = Backends.from_settings(Settings(llm="gguf:/models/qwen.gguf"))
@@ -217,7 +218,7 @@ def test_engine_views_share_the_index_and_load_each_llm_once(extractive_engine):
 
 
 def test_each_run_is_compared_with_the_latest_earlier_run_of_its_mode(tmp_path):
-    from bot.ui_eval import comparison_table, new_run_dir, previous_run
+    from bot.web.eval_tab import comparison_table, new_run_dir, previous_run
 
     for name, retrieval_only in (("2026-01-01_10-00-00", True), ("2026-01-02_10-00-00", False),
                                  ("2026-01-03_10-00-00", True)):
@@ -271,7 +272,7 @@ class _BrokenEngine:
 
 
 def _reply(engine, tmp_path) -> tuple[list[str], Turn]:
-    from bot.ui_chat import ChatTab
+    from bot.web.chat_tab import ChatTab
 
     chat = ChatTab(engine, tmp_path / "exports")
     turn = Turn("What is wireheading?", "")

@@ -15,13 +15,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.cli import DEFAULT_QUESTIONS
-from bot.config import Settings
+from bot.answer.pipeline import Engine
+from bot.answer.retrieval import RANKINGS, RRF_K
+from bot.core.paths import QUESTIONS_FILE
+from bot.core.settings import Settings
 from bot.eval.metrics import summarize
 from bot.eval.questions import load_questions
 from bot.eval.runner import evaluate_question
-from bot.pipeline import Engine
-from bot.retrieval import RANKINGS, RRF_K
 
 VARIANTS: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("all four rankings (default)", RANKINGS, RRF_K),
@@ -70,11 +70,11 @@ def markdown(rows: list[tuple[str, dict[str, tuple]]], n_questions: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.eval.ablation", description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="JSONL question set")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS_FILE, help="JSONL question set")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     questions = load_questions(args.questions)
-    engine = Engine(Settings(llm="extractive"), load_llm=False)
+    engine = Engine.open(Settings(llm="extractive"), with_llm=False)
     print(markdown(ablation(engine, questions), len(questions)))
     return 0
 

@@ -8,29 +8,29 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
+from collections.abc import Iterable
 
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from bot.core.types import Article
 from bot.eval.metrics import RankedArticle
 
 log = logging.getLogger(__name__)
 
 
 class NaiveBaseline:
-    def __init__(self, corpus: Path, embeddings) -> None:
-        import chromadb
+    """The recipe over the given articles (the caller reads them: this package never ingests)."""
 
-        from ingest.sources import discover, load
+    name = "naive baseline (LangChain tutorial recipe)"
+
+    def __init__(self, articles: Iterable[Article], embeddings) -> None:
+        import chromadb
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         documents = []
-        for loaded in load(discover(corpus)):
-            if loaded.article is None:
-                continue
-            a = loaded.article
+        for a in articles:
             for text in splitter.split_text(a.text):
                 documents.append(Document(text, metadata={"doc_id": a.doc_id, "url": a.url}))
         started = time.perf_counter()

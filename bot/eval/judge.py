@@ -16,13 +16,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
-from bot.eval.metrics import strip_citation_markers
-from bot.llm import LLM, LLMUnavailable, make_llm
-from bot.models import FAST_LLM_FILE, LLM_FILE
-from bot.pipeline import UNVERIFIED
-from bot.schema import Passage
-from bot.text import content_words, sentences
+from bot.answer.llm import LLM, LLMUnavailable, make_llm
+from bot.core.markers import strip_markers
+from bot.core.models import FAST_LLM_FILE, LLM_FILE
+from bot.core.settings import Settings
+from bot.core.text import content_words, sentences
+from bot.core.types import Passage
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,7 @@ class Judge:
         return "".join(self.llm.stream(messages, max_tokens, 0.0))
 
     def faithfulness(self, answer: str, passages: list[Passage]) -> float | None:
-        answer = answer.removeprefix(UNVERIFIED)  # the pipeline's own note, not a claim about alignment
-        claims = [s for s in sentences(strip_citation_markers(answer)) if content_words(s)][:MAX_SENTENCES]
+        claims = [s for s in sentences(strip_markers(answer)) if content_words(s)][:MAX_SENTENCES]
         if not claims or not passages:
             return None
         context = "\n\n".join(f"[{p.title}] {p.text}" for p in passages)[:MAX_SOURCE_CHARS]
@@ -133,7 +131,7 @@ class Judge:
         return score
 
     def relevance(self, question: str, answer: str) -> float | None:
-        reply = self._ask(RELEVANCE_SYSTEM, f"Question: {question}\n\nAnswer: {strip_citation_markers(answer)}", 4)
+        reply = self._ask(RELEVANCE_SYSTEM, f"Question: {question}\n\nAnswer: {strip_markers(answer)}", 4)
         grade = parse_grade(reply)
         if grade is None:
             log.warning("the judge's relevance reply has no grade: %r", reply[:200])

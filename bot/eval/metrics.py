@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from bot.ids import canonical_url
-from bot.text import content_words
+from bot.core.identity import canonical_url
+from bot.core.markers import strip_markers
+from bot.core.text import content_words
 
 RankedArticle = tuple[str, str]
 """(doc_id, url) of one retrieved or cited article."""
 
-_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 
 
@@ -110,11 +110,6 @@ def ndcg_at_k(ranked: Sequence[RankedArticle], gold: Sequence[str], k: int) -> f
 # --- answers -----------------------------------------------------------------------------------
 
 
-def strip_citation_markers(text: str) -> str:
-    """Remove `[n]`-style markers, which are not words of the answer and would lower its scores."""
-    return _MARKER.sub(" ", text)
-
-
 def answer_tokens(text: str) -> list[str]:
     """SQuAD normalisation: lower-case, drop punctuation (ASCII and Unicode) and articles, split."""
     text = "".join(
@@ -135,7 +130,7 @@ def token_f1(prediction: str, reference: str) -> float:
 
     Two empty texts agree (1.0); one empty text scores 0.0.
     """
-    pred, ref = answer_tokens(strip_citation_markers(prediction)), answer_tokens(reference)
+    pred, ref = answer_tokens(strip_markers(prediction)), answer_tokens(reference)
     if not pred or not ref:
         return float(pred == ref)
     return _f_measure(sum((Counter(pred) & Counter(ref)).values()), len(pred), len(ref))
@@ -153,7 +148,7 @@ def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
 
 def rouge_l(prediction: str, reference: str) -> float:
     """ROUGE-L F-measure (beta 1) on the same tokens as `token_f1`: rewards keeping the order too."""
-    pred, ref = answer_tokens(strip_citation_markers(prediction)), answer_tokens(reference)
+    pred, ref = answer_tokens(strip_markers(prediction)), answer_tokens(reference)
     if not pred or not ref:
         return float(pred == ref)
     return _f_measure(_lcs_length(pred, ref), len(pred), len(ref))
@@ -163,13 +158,13 @@ def key_term_coverage(prediction: str, reference: str) -> float | None:
     """Share of the reference's content words (stemmed, stopwords dropped) that the prediction uses.
 
     Names, years and technical terms carry an answer; this ignores filler that F1 rewards.
-    Uses `bot.text.content_words`, the citation checker's notion of a content word.
+    Uses `bot.core.text.content_words`, the citation checker's notion of a content word.
     None when the reference has no content words.
     """
     terms = content_words(reference)
     if not terms:
         return None
-    return len(terms & content_words(strip_citation_markers(prediction))) / len(terms)
+    return len(terms & content_words(strip_markers(prediction))) / len(terms)
 
 
 # --- citations and latency ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,17 +17,19 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from bot.answer.pipeline import Conversation, Engine, answer
+from bot.core.events import Cited, Retrieved, Token
+from bot.core.markers import marker_numbers
+from bot.core.types import Passage, text_hash
+from bot.eval.baseline import NaiveBaseline
 from bot.eval.judge import NEEDS_ANSWERS, Judge
 from bot.eval.metrics import QuestionResult, summarize
 from bot.eval.questions import load_questions
 from bot.eval.report import RESULTS_FILE, SUMMARY_FILE, load_results, load_summary, write_report
-from bot.pipeline import Conversation, Engine, answer
-from bot.schema import Cited, Passage, Retrieved, Token, text_hash
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"
 RANK_DEPTH = 10  # MRR@10 and nDCG@10 need ten ranked articles
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -81,7 +82,7 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
         result.answer, result.abstained = "", True
         return result.score()
     numbers = {c.n for c in cited.citations}
-    markers = [int(n) for n in _MARKER.findall(cited.answer_text)]
+    markers = marker_numbers(cited.answer_text)
     result.answer = cited.answer_text
     result.abstained = cited.abstained
     result.cited = [(c.doc_id, c.url) for c in cited.citations]
@@ -116,12 +117,13 @@ def _resume(out_dir: Path, config: dict[str, Any]) -> list[QuestionResult]:
 
 
 def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool = False,
-                   out_dir: Path | None = None, baseline: str | None = None, compare: Path | None = None,
+                   out_dir: Path | None = None, baseline: NaiveBaseline | None = None, compare: Path | None = None,
                    progress: Callable[[int, int], None] | None = None, limit: int | None = None,
-                   corpus: Path | None = None, show_bar: bool = False, judge: Judge | None = None) -> EvalRun:
+                   show_bar: bool = False, judge: Judge | None = None) -> EvalRun:
     """Evaluate `engine` on a question set; optionally write results, report and plots to out_dir.
 
-    `judge` adds LLM-judged faithfulness and relevance (a separate, labelled section)."""
+    `baseline` is also scored on the same questions (retrieval only); `judge` adds LLM-judged
+    faithfulness and relevance (a separate, labelled section)."""
     if judge is not None and retrieval_only:
         raise ValueError(NEEDS_ANSWERS)
     questions = load_questions(questions_path)[:limit]
@@ -162,12 +164,9 @@ def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool
     results = sorted((r for r in results if r.id in order), key=lambda r: order[r.id])
     summary = summarize(results, judge=judge.name if judge is not None else None)
     baseline_summary = None
-    if baseline == "naive":
-        baseline_summary = {"name": "naive baseline (LangChain tutorial recipe)",
-                            **naive_baseline(questions, engine, corpus)}
+    if baseline is not None:
+        baseline_summary = {"name": baseline.name, **score_baseline(questions, baseline)}
         summary["baseline"] = baseline_summary
-    elif baseline:
-        raise ValueError(f"unknown baseline {baseline!r}: the one available is `naive`")
     report_path = None
     if out_dir is not None:
         (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -176,12 +175,8 @@ def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool
     return EvalRun(summary, results, out_dir, report_path, baseline_summary)
 
 
-def naive_baseline(questions: list[dict[str, Any]], engine: Engine, corpus: Path | None) -> dict[str, Any]:
-    """Retrieval metrics of the tutorial recipe on the same questions (retrieval only)."""
-    from bot.eval.baseline import NaiveBaseline
-    from ingest.__main__ import DEFAULT_CORPUS
-
-    naive = NaiveBaseline(corpus or DEFAULT_CORPUS, engine.embeddings)
+def score_baseline(questions: list[dict[str, Any]], naive: NaiveBaseline) -> dict[str, Any]:
+    """Retrieval metrics of the baseline on the same questions (retrieval only)."""
     results = []
     for item in questions:
         started = time.perf_counter()

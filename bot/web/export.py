@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.chat_session import ChatSession, Turn
-from bot.render import safe_url
-from bot.schema import Citation
+from bot.core.types import Citation
+from bot.web.render import safe_url
+from bot.web.session import ChatSession, Turn
 
 
 def _source_lines(c: Citation) -> list[str]:

@@ -11,9 +11,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from bot.library import SORTS, UPLOAD_SUFFIXES, UploadRejected, ingest, parse_urls, save_upload, search_articles
-from bot.pipeline import Engine
-from bot.store import ArticleInfo
+from bot.answer.pipeline import Engine
+from bot.core.index import ArticleInfo
+from bot.web.library import SORTS, UploadRejected, ingest, parse_urls, save_upload, search_articles
+from ingest.formats import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 COLUMNS = ["Title", "Authors", "Date", "Tags", "Chunks", "Id"]
@@ -123,9 +124,9 @@ class LibraryTab:
                              max_height=420, elem_id="library-table")
         with gr.Row():
             with gr.Column():
-                files = gr.File(label=f"Add files ({', '.join(UPLOAD_SUFFIXES)}; up to "
+                files = gr.File(label=f"Add files ({', '.join(sorted(SUPPORTED_SUFFIXES))}; up to "
                                       f"{self.engine.settings.max_upload_mb} MiB each)",
-                                file_count="multiple", file_types=list(UPLOAD_SUFFIXES), type="filepath",
+                                file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES), type="filepath",
                                 elem_id="library-upload")
                 urls = gr.Textbox(label="…or paste URLs, one per line", lines=3, elem_id="library-urls")
                 add = gr.Button("Add to the library", variant="primary", elem_id="library-add")

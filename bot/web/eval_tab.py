@@ -17,19 +17,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from bot.answer.pipeline import Engine
+from bot.core.models import ModelMissing
+from bot.core.paths import QUESTIONS_FILE
 from bot.eval.judge import Judge, judge_spec
 from bot.eval.report import BY_TAG_PNG, LATENCIES, LATENCY_PNG, METRICS_PNG, RATES, SUMMARY_FILE, load_summary
 from bot.eval.runner import RUN_FILE, run_evaluation
-from bot.models import ModelMissing
-from bot.pipeline import Engine
-from bot.ui_chat import ChatTab
+from bot.web.backends import Backends
 
 log = logging.getLogger(__name__)
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "corpus" / "questions.jsonl"
-
-
-def evals_dir(engine: Engine) -> Path:
-    return engine.settings.data_dir / "evals"
 
 
 def previous_run(root: Path, retrieval_only: bool) -> Path | None:
@@ -77,18 +73,19 @@ def _round(value: float | None) -> float | None:
 
 
 class EvalTab:
-    def __init__(self, engine: Engine, chat: ChatTab) -> None:
+    def __init__(self, engine: Engine, backends: Backends) -> None:
         self.engine = engine
-        self.chat = chat
+        self.backends = backends
 
     def run(self, questions_file: str | None, limit: float | None, retrieval_only: bool, backend: str, model: str,
             style: str, top_k: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        questions = Path(questions_file) if questions_file else DEFAULT_QUESTIONS
-        root = evals_dir(self.engine)
+        questions = Path(questions_file) if questions_file else QUESTIONS_FILE
+        root = self.engine.settings.evals_dir
         previous = previous_run(root, retrieval_only)
         out_dir = new_run_dir(root)
         try:
-            settings = self.chat.settings_for("extractive" if retrieval_only else backend, model, style, top_k)
+            settings = self.backends.settings_for(self.engine.settings, "extractive" if retrieval_only else backend, model,
+                                                  style, top_k)
             engine = self.engine.for_settings(settings)
             # As on the command line: a capable answering LLM also judges; the bundled one never does.
             spec = judge_spec(None, settings.llm, retrieval_only)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.pipeline import Conversation
-from bot.schema import Citation
+from bot.answer.pipeline import Conversation
+from bot.core.types import Citation
 
 
 @dataclass

@@ -13,13 +13,16 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.config import Settings
-from bot.schema import Article
-from bot.store import ArticleInfo
+from bot.core.index import ArticleInfo
+from bot.core.settings import Settings
+from bot.core.types import Article
+from ingest.formats import SUPPORTED_SUFFIXES
+from ingest.indexer import Indexer, Report
+from ingest.sources import url_source
+from ingest.web import fetch_article
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = (".md", ".markdown", ".mdx", ".html", ".htm", ".pdf", ".txt", ".jsonl")
 MAX_URLS = 20
 SORTS = {
     "Title (A–Z)": (lambda a: a.title.lower(), False),
@@ -34,15 +37,11 @@ class UploadRejected(ValueError):
     """A file or URL the app will not ingest; the message says why and what to do."""
 
 
-def uploads_dir(settings: Settings) -> Path:
-    return settings.data_dir / "uploads"
-
-
 def safe_name(name: str) -> str:
     """A file name that cannot leave the uploads folder or hide as a dotfile."""
     stem, dot, suffix = Path(name).name.rpartition(".")
-    if not dot or f".{suffix.lower()}" not in UPLOAD_SUFFIXES:
-        raise UploadRejected(f"{name}: not a supported file type; use one of {', '.join(UPLOAD_SUFFIXES)}")
+    if not dot or f".{suffix.lower()}" not in SUPPORTED_SUFFIXES:
+        raise UploadRejected(f"{name}: not a supported file type; use one of {', '.join(sorted(SUPPORTED_SUFFIXES))}")
     stem = _UNSAFE_NAME.sub("-", stem).strip(".-")[:80] or "upload"
     return f"{stem}.{suffix.lower()}"
 
@@ -54,7 +53,7 @@ def save_upload(source: Path, original_name: str, settings: Settings) -> Path:
     if size > limit:
         raise UploadRejected(f"{original_name}: {size / 1_048_576:.1f} MiB is over the {settings.max_upload_mb} MiB "
                              "limit (ALIGNCHAT_MAX_UPLOAD_MB); split the file or ingest it with `python -m ingest`")
-    target_dir = uploads_dir(settings)
+    target_dir = settings.uploads_dir
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / safe_name(original_name)
     shutil.copyfile(source, target)
@@ -82,15 +81,9 @@ def search_articles(articles: Sequence[ArticleInfo], query: str, sort: str) -> l
 
 
 def ingest(settings: Settings, files: Sequence[Path], urls: Sequence[str],
-           fetch: Callable[[str], Article] | None = None):
+           fetch: Callable[[str], Article] | None = None) -> Report:
     """Index the files and URLs; each is its own source, so re-adding one updates only it.
-
-    Returns ingest.indexer.Report. The embedding model is the engine's (it is cached per process).
-    """
-    from ingest.indexer import Indexer
-    from ingest.sources import url_source
-    from ingest.web import fetch_article
-
+    The embedding model is the engine's (it is cached per process)."""
     sources = [url_source([url], key=url) for url in urls]
     if fetch is None:
         def fetch(url: str) -> Article:

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from bot.config import Settings
-from bot.schema import Passage, Reference
+from bot.core.settings import Settings
+from bot.core.types import Passage, Reference
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +86,11 @@ def decode_list(value: Any) -> tuple[str, ...]:
 
 
 def encode_references(refs: Sequence[Reference]) -> str:
-    return json.dumps(
-        [{"title": r.title, "authors": list(r.authors), "year": r.year, "url": r.url} for r in refs],
-        ensure_ascii=False,
-    )
+    return json.dumps([r.to_json() for r in refs], ensure_ascii=False)
 
 
 def decode_references(value: Any) -> tuple[Reference, ...]:
-    if not value:
-        return ()
-    return tuple(
-        Reference(title=r.get("title", ""), authors=tuple(r.get("authors") or ()), year=r.get("year"), url=r.get("url", ""))
-        for r in json.loads(value)
-    )
+    return tuple(Reference.from_json(r) for r in json.loads(value)) if value else ()
 
 
 def passage_from(chunk_id: str, text: str, meta: dict[str, Any], dense: float = 0.0) -> Passage:
@@ -200,9 +192,6 @@ class IndexStore:
             passage_from(i, d or "", m or {})
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
-
-    def all_passages(self) -> list[Passage]:
-        return self._passages(self._get_all(["metadatas", "documents"]))
 
     def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
         """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""

@@ -22,6 +22,14 @@ class Reference:
     year: int | None = None
     url: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "authors": list(self.authors), "year": self.year, "url": self.url}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reference:
+        return cls(title=data.get("title", ""), authors=tuple(data.get("authors") or ()), year=data.get("year"),
+                   url=data.get("url", ""))
+
 
 @dataclass(frozen=True)
 class Article:
@@ -84,7 +92,26 @@ class Passage:
 
 
 @dataclass
+class Source:
+    """One article among the results, with its best passages (best first): one article is one source."""
+
+    doc_id: str
+    passages: list[Passage] = field(default_factory=list)
+    score: float = 0.0
+
+    @property
+    def best(self) -> Passage:
+        return self.passages[0]
+
+    @property
+    def dense(self) -> float:
+        return max(p.dense for p in self.passages)
+
+
+@dataclass
 class Citation:
+    """A numbered source of an answer, as readers see it."""
+
     n: int
     doc_id: str
     title: str
@@ -115,45 +142,12 @@ class Citation:
             "link": self.link,
             "date": self.date,
             "quote": self.quote,
-            "references": [
-                {"title": r.title, "authors": list(r.authors), "year": r.year, "url": r.url}
-                for r in self.references
-            ],
+            "references": [r.to_json() for r in self.references],
         }
 
-
-# Answer events: one generator yields these; the CLI, the JSON output, the evaluator and the UI
-# all consume the same stream.
-
-
-@dataclass
-class Retrieved:
-    passages: list[Passage]
-
-
-@dataclass
-class Token:
-    text: str
-
-
-@dataclass
-class Cited:
-    answer_text: str
-    citations: list[Citation]
-    abstained: bool = False
-    unsupported_sentences: int = 0
-    supported_sentences: int = 0
-    related: list[Citation] = field(default_factory=list)  # closest sources when abstaining
-
-
-@dataclass
-class Done:
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Failed:
-    message: str
-
-
-AnswerEvent = Retrieved | Token | Cited | Done | Failed
+    @classmethod
+    def from_source(cls, n: int, source: Source, quote: str) -> Citation:
+        """Source n of an answer, showing `quote` from it."""
+        best = source.best
+        return cls(n=n, doc_id=source.doc_id, title=best.title, authors=best.authors, url=best.url,
+                   date=best.date, quote=quote, references=best.references)

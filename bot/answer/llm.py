@@ -13,8 +13,8 @@ from typing import Protocol
 
 import httpx
 
-from bot.config import Settings
-from bot.models import ModelMissing, bundled_llm_path
+from bot.core.models import ModelMissing, bundled_llm_path
+from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
 Message = dict[str, str]

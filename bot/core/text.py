@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import Stemmer
 
-_STEMMER = Stemmer.Stemmer("english")
+STEMMER = Stemmer.Stemmer("english")  # one English stemmer for keyword search and word matching
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*|\d+(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 STOPWORDS = frozenset(
@@ -34,7 +34,7 @@ def sentences(text: str) -> list[str]:
 
 @lru_cache(maxsize=50_000)
 def _stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    return STEMMER.stemWord(word)
 
 
 def content_words(text: str) -> set[str]:

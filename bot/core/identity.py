@@ -1,4 +1,4 @@
-"""Identity rules of the index (DESIGN.md): how articles and chunks are named.
+"""Identity rules of the index: how articles and chunks are named.
 
 doc_id: an explicit front-matter `id` when the article has one (the bundled library does),
 else the canonical URL, else the file path relative to the ingested root.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from bot.schema import text_hash
+from bot.core.types import text_hash
 
 
 def canonical_url(url: str) -> str:

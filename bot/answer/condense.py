@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.text import content_words
+from bot.core.text import content_words
 
 _ANAPHORA = re.compile(
     r"\b(he|him|his|she|her|hers|they|them|their|it|its|this|that|these|those|there|such|"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.retrieval import Source
-from bot.text import without_instructions
+from bot.core.text import without_instructions
+from bot.core.types import Source
 
 STYLES = {
     "concise": "Answer in two to four sentences.",

@@ -3,9 +3,7 @@ export. It renders the answer pipeline's events and holds no retrieval or prompt
 
 from __future__ import annotations
 
-import html
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,16 +11,16 @@ from typing import Any
 
 import gradio as gr
 
-from bot.chat_session import ChatSession, Turn
-from bot.config import Settings
-from bot.export import answer_markdown, conversation_markdown
-from bot.feedback import MAX_COMMENT_CHARS, FeedbackLog
-from bot.llm import LLMUnavailable
-from bot.models import ModelMissing
-from bot.pipeline import MAX_QUESTION_CHARS, Engine, answer
-from bot.render import answer_html, draft_html, notice_html, pending_html, question_html
-from bot.retrieval import Filters
-from bot.schema import Cited, Failed, Retrieved, Token
+from bot.answer.llm import LLMUnavailable
+from bot.answer.pipeline import MAX_QUESTION_CHARS, Engine, answer
+from bot.answer.retrieval import Filters
+from bot.core.events import Cited, Failed, Retrieved, Token
+from bot.core.models import ModelMissing
+from bot.web.backends import MAX_MODEL_CHARS, MAX_TOP_K, STYLES, Backends, status_html
+from bot.web.export import answer_markdown, conversation_markdown
+from bot.web.feedback import MAX_COMMENT_CHARS, FeedbackLog
+from bot.web.render import answer_html, draft_html, notice_html, pending_html, question_html
+from bot.web.session import ChatSession, Turn
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +29,6 @@ EXAMPLES = [
     "What is shard theory in simple terms?",
     "What is wireheading and why does it worry alignment researchers?",
 ]
-STYLES = ["concise", "detailed", "beginner"]
-BUNDLED_MODEL = "SmolLM2-135M-Instruct"
-MAX_MODEL_CHARS = 100
 EMPTY_LIBRARY = "The library is empty: add articles in the Library tab (or run `python -m ingest`), then ask again."
 CRASHED = "Something went wrong while answering; the details are in the server log. Please try again."
 COPY_JS = """(text) => {
@@ -43,63 +38,6 @@ COPY_JS = """(text) => {
   area.value = text; document.body.appendChild(area); area.select();
   document.execCommand("copy"); area.remove();
 }"""
-
-
-@dataclass(frozen=True)
-class Backends:
-    """The LLM backends a page visitor may pick. The configured one, the bundled model and
-    extractive always; an OpenAI-compatible server only when the server's environment names
-    one (the page chooses the model name, never the address); a GGUF file only the configured
-    one, so a visitor cannot make the server open other files."""
-
-    configured: str
-    openai_available: bool
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Backends:
-        openai = settings.llm.startswith("openai:") or bool(os.environ.get("OPENAI_BASE_URL"))
-        return cls(settings.llm, openai)
-
-    def choices(self) -> list[str]:
-        kinds = ["bundled", "extractive"]
-        if self.configured.startswith("gguf:"):
-            kinds.append("gguf")
-        if self.openai_available:
-            kinds.append("openai")
-        return kinds
-
-    @property
-    def default(self) -> str:
-        return self.configured.split(":", 1)[0]
-
-    def model_for(self, backend: str) -> str:
-        kind, _, value = self.configured.partition(":")
-        if backend == "bundled":
-            return BUNDLED_MODEL
-        if backend == "extractive":
-            return "none: answers quote the sources"
-        if backend == "gguf":
-            return Path(value).name
-        return value if kind == "openai" else ""
-
-    def spec(self, backend: str, model: str) -> str:
-        """The ALIGNCHAT_LLM value for a choice made on the page; ValueError says what to fix."""
-        if backend not in self.choices():
-            raise ValueError(f"the backend {backend!r} is not available here: pick one of {', '.join(self.choices())}")
-        if backend == "openai":
-            model = model.strip()
-            if not model or len(model) > MAX_MODEL_CHARS or any(c.isspace() for c in model):
-                raise ValueError("type the model name the OpenAI-compatible server serves (e.g. llama3.1) under Settings")
-            return f"openai:{model}"
-        if backend == "gguf":
-            return self.configured
-        return backend
-
-
-def status_html(backend: str, model: str) -> str:
-    """The always-visible line saying which backend and model answer."""
-    return (f'<div class="backend-status">Answering with <b>{html.escape(backend)}</b> · '
-            f"model <b>{html.escape(model or '(none chosen)')}</b></div>")
 
 
 @dataclass
@@ -114,16 +52,8 @@ class ChatTab:
     def __init__(self, engine: Engine, export_dir: Path) -> None:
         self.engine = engine
         self.backends = Backends.from_settings(engine.settings)
-        self.feedback = FeedbackLog(engine.settings.data_dir / "feedback.jsonl")
+        self.feedback = FeedbackLog(engine.settings.feedback_file)
         self.export_dir = export_dir
-
-    def settings_for(self, backend: str, model: str, style: str, top_k: float) -> Settings:
-        """The engine's settings with the page's choices; ValueError names a bad choice."""
-        return self.engine.settings.model_copy(update={
-            "llm": self.backends.spec(backend, model),
-            "answer_style": style if style in STYLES else self.engine.settings.answer_style,
-            "top_k": max(1, min(10, int(top_k))),
-        })
 
     # --- handlers --------------------------------------------------------------------------------
 
@@ -154,7 +84,7 @@ class ChatTab:
             yield notice_html(EMPTY_LIBRARY)
             return
         try:
-            settings = self.settings_for(backend, model, style, top_k)
+            settings = self.backends.settings_for(self.engine.settings, backend, model, style, top_k)
             engine = self.engine.for_settings(settings)
             draft, retrieved = "", False
             for event in answer(question, engine, session.conversation, settings, Filters(tags=tuple(tags or ()))):
@@ -172,7 +102,7 @@ class ChatTab:
                     yield notice_html(event.message + hint)
                     return
                 elif isinstance(event, Cited):
-                    turn.answer, turn.citations, turn.abstained = event.answer_text, event.citations, event.abstained
+                    turn.answer, turn.citations, turn.abstained = event.text, event.citations, event.abstained
                     yield answer_html(event, anchor)
         except (LLMUnavailable, ModelMissing, ValueError) as exc:
             turn.answer, turn.failed = str(exc), True
@@ -242,7 +172,7 @@ class ChatTab:
                 model = gr.Textbox(self.backends.model_for(self.backends.default), label="Model", elem_id="model",
                                    interactive=self.backends.default == "openai", max_length=MAX_MODEL_CHARS)
                 style = gr.Radio(STYLES, value=self.engine.settings.answer_style, label="Answer style")
-                top_k = gr.Slider(1, 10, value=min(self.engine.settings.top_k, 10), step=1, label="Number of sources")
+                top_k = gr.Slider(1, MAX_TOP_K, value=min(self.engine.settings.top_k, MAX_TOP_K), step=1, label="Number of sources")
                 tags = gr.Dropdown(tag_choices, value=[], multiselect=True, label="Only articles tagged",
                                    elem_id="tag-filter")
 

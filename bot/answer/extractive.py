@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 
-from bot.retrieval import Source
-from bot.text import content_words, is_instruction, sentences
+from bot.core.text import content_words, is_instruction, sentences
+from bot.core.types import Source
 
 MAX_SENTENCES = 3
 MAX_PER_SOURCE = 2

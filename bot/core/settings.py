@@ -96,6 +96,8 @@ class Settings(BaseSettings):
             raise ValueError("ALIGNCHAT_AUTH must look like user:password (both non-empty)")
         return value
 
+    # Everything the app writes lives under the data dir, at these paths.
+
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
@@ -103,3 +105,22 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Files added in the web app's Library tab, ingested from here."""
+        return self.data_dir / "uploads"
+
+    @property
+    def evals_dir(self) -> Path:
+        """Evaluation runs started from the web app, one folder each."""
+        return self.data_dir / "evals"
+
+    @property
+    def feedback_file(self) -> Path:
+        return self.data_dir / "feedback.jsonl"
+
+    @property
+    def web_temp_dir(self) -> Path:
+        """Gradio's cache of uploads and downloads (exports)."""
+        return self.data_dir / "tmp"

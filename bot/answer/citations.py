@@ -12,18 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.retrieval import Source
-from bot.schema import Citation
-from bot.text import content_words, overlap, sentences
+from bot.core.markers import MARKER, split_markers, with_markers
+from bot.core.text import content_words, overlap, sentences
+from bot.core.types import Citation, Source
 
-# [1], [1, 3], [1;3], [1-3], [(2)], [Source 2], [source: 2], [1 and 3]
-_MARKER = re.compile(
-    r"\[\s*\(?\s*(?:sources?\s*:?\s*)?(\d+(?:\s*(?:,|;|-|–|and|&)\s*(?:sources?\s*:?\s*)?\d+)*)\s*\)?\s*\]",
-    re.I,
-)
 SUPPORTED = 0.5  # share of a sentence's content words a passage must contain to support it
 KEEP = 0.25  # below this, a citation the model made is dropped as not supporting its sentence
 MIN_WORDS = 3  # shorter sentences ("Yes.") are not claims worth checking
+QUOTE_CHARS = 400
 
 
 @dataclass
@@ -35,31 +31,11 @@ class CheckedAnswer:
     numbering: dict[str, int] = field(default_factory=dict)  # the conversation's, updated
 
 
-def _numbers(group: str) -> list[int]:
-    out: list[int] = []
-    for part in re.split(r"\s*(?:,|;|and|&)\s*", re.sub(r"(?i)sources?\s*:?", "", group)):
-        bounds = re.split(r"\s*[-–]\s*", part.strip())
-        if all(b.isdigit() for b in bounds) and bounds:
-            lo, hi = int(bounds[0]), int(bounds[-1])
-            out.extend(range(lo, hi + 1) if 0 < hi - lo < 10 else [lo, hi] if lo != hi else [lo])
-    return out
-
-
-def split_markers(sentence: str) -> tuple[str, list[int]]:
-    """The sentence without its citation markers, and the numbers they held (in order)."""
-    numbers: list[int] = []
-    for match in _MARKER.finditer(sentence):
-        numbers.extend(n for n in _numbers(match.group(1)) if n not in numbers)
-    bare = _MARKER.sub("", sentence)
-    bare = re.sub(r"\s+([.,;:!?])", r"\1", bare)
-    return " ".join(bare.split()), numbers
-
-
 def _attach_leading_markers(parts: list[str]) -> list[str]:
     """A marker after the full stop ("... target. [1] Next") belongs to the sentence before it."""
     out: list[str] = []
     for part in parts:
-        lead = re.match(r"^((?:\s*" + _MARKER.pattern + r")+)\s*", part, re.I)
+        lead = re.match(r"^((?:\s*" + MARKER.pattern + r")+)\s*", part, re.I)
         if lead and out:
             out[-1] = out[-1] + " " + lead.group(1).strip()
             part = part[lead.end():]
@@ -68,23 +44,13 @@ def _attach_leading_markers(parts: list[str]) -> list[str]:
     return out
 
 
-def _with_markers(sentence: str, numbers: list[int]) -> str:
-    if not numbers:
-        return sentence
-    marks = "".join(f"[{n}]" for n in numbers)
-    match = re.search(r"[.!?]+[\"')]*$", sentence)
-    if match:
-        return f"{sentence[:match.start()]} {marks}{sentence[match.start():]}"
-    return f"{sentence} {marks}"
-
-
 def _best_quote(claims: list[set[str]], source: Source) -> str:
     candidates = [s for p in source.passages for s in sentences(p.text)]
     if not candidates:
         return source.best.text[:300]
     words = set().union(*claims) if claims else set()
     best = max(candidates, key=lambda s: len(content_words(s) & words))
-    return best if len(best) <= 400 else best[:400].rsplit(" ", 1)[0] + "…"
+    return best if len(best) <= QUOTE_CHARS else best[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
 
 
 def check(answer: str, sources: list[Source], numbering: dict[str, int],
@@ -131,16 +97,11 @@ def check(answer: str, sources: list[Source], numbering: dict[str, int],
                 numbering.setdefault(doc_id, len(numbering) + 1)
                 local_to_global[n] = numbering[doc_id]
     text = " ".join(
-        _with_markers(bare, sorted({local_to_global[n] for n in keep})) for bare, keep in checked
+        with_markers(bare, sorted({local_to_global[n] for n in keep})) for bare, keep in checked
     )
-    citations = []
-    for local, number in sorted(local_to_global.items(), key=lambda item: item[1]):
-        source = sources[local - 1]
-        best = source.best
-        citations.append(Citation(
-            n=number, doc_id=source.doc_id, title=best.title, authors=best.authors, url=best.url,
-            date=best.date, quote=_best_quote(claims_by_source.get(local, []), source),
-            references=best.references,
-        ))
+    citations = [
+        Citation.from_source(number, sources[local - 1], _best_quote(claims_by_source.get(local, []), sources[local - 1]))
+        for local, number in sorted(local_to_global.items(), key=lambda item: item[1])
+    ]
     return CheckedAnswer(text=text, citations=citations, unsupported_sentences=unsupported,
                          supported_sentences=supported, numbering=numbering)

@@ -1,6 +1,6 @@
 """The AlignChat web app: Chat, Library and Evaluation tabs, and the `/ask` API endpoint.
 
-The page renders the answer pipeline's events (bot.pipeline) and holds no retrieval or prompt
+The page renders the answer pipeline's events (bot.answer.pipeline) and holds no retrieval or prompt
 logic. Each browser session has its own conversation (gr.State); answers stream on worker
 threads, so one user's long answer does not hold up another user's page.
 """
@@ -14,12 +14,13 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from bot.pipeline import Conversation, Engine, answer
-from bot.render import answer_html, notice_html
-from bot.schema import Cited, Failed
-from bot.ui_chat import ChatTab, status_html
-from bot.ui_eval import EvalTab, evals_dir
-from bot.ui_library import LibraryTab
+from bot.answer.pipeline import Conversation, Engine, answer
+from bot.core.events import Cited, Failed
+from bot.web.backends import status_html
+from bot.web.chat_tab import ChatTab
+from bot.web.eval_tab import EvalTab
+from bot.web.library_tab import LibraryTab
+from bot.web.render import answer_html, notice_html
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def build_app(engine: Engine) -> gr.Blocks:
     # Exports live in Gradio's temp folder, which app.py puts under the data dir.
     chat = ChatTab(engine, Path(get_upload_folder()) / "exports")
     library = LibraryTab(engine)
-    evaluation = EvalTab(engine, chat)
+    evaluation = EvalTab(engine, chat.backends)
 
     def ask(question: str) -> str:
         """Answer one question in a new conversation, as HTML: the answer with linked [n] markers and its Sources block."""
@@ -78,7 +79,7 @@ def launch_options(engine: Engine, host: str, port: int) -> dict[str, Any]:
         "auth": auth,
         "auth_message": "AlignChat: log in with the user and password set in ALIGNCHAT_AUTH." if auth else None,
         "max_file_size": settings.max_upload_mb * 1024 * 1024,
-        "allowed_paths": [str(evals_dir(engine).resolve())],
+        "allowed_paths": [str(settings.evals_dir.resolve())],
         "show_error": False,
         "ssr_mode": False,
         "run_history": False,

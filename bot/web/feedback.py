@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.chat_session import ChatSession, Turn
+from bot.web.session import ChatSession, Turn
 
 log = logging.getLogger(__name__)
-FEEDBACK_FILE = "feedback.jsonl"
 MAX_COMMENT_CHARS = 2000
 Rating = Literal["up", "down"]
 

@@ -12,9 +12,10 @@ import html
 import re
 from urllib.parse import urlsplit
 
-from bot.schema import Citation, Cited, Reference
+from bot.core.events import MESSAGES, Cited
+from bot.core.markers import replace_markers
+from bot.core.types import Citation, Reference
 
-_MARKER = re.compile(r"\[(\d+)\]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
@@ -39,15 +40,15 @@ def link_markers(text: str, citations: list[Citation], anchor: str = "source") -
     has an http(s) URL, else to the source's entry in the Sources block (`#{anchor}-{n}`)."""
     by_n = {c.n: c for c in citations}
 
-    def repl(match: re.Match[str]) -> str:
-        c = by_n.get(int(match.group(1)))
+    def repl(n: int) -> str:
+        c = by_n.get(n)
         if c is None:
             return ""
         if safe_url(c.url):
             return _external(c.link, f"[{c.n}]", c.title)
         return f'<a href="#{anchor}-{c.n}" title="{html.escape(c.title, quote=True)}">[{c.n}]</a>'
 
-    return _MARKER.sub(repl, html.escape(text, quote=False))
+    return replace_markers(html.escape(text, quote=False), repl)
 
 
 def paragraphs(text_html: str) -> str:
@@ -68,9 +69,10 @@ def _reference(r: Reference) -> str:
     return _link(r.url, r.title) + html.escape(by + year)
 
 
-def sources_block(citations: list[Citation], label: str = "Sources", anchor: str = "source") -> str:
+def sources_block(citations: list[Citation], label: str = "Sources", anchor: str = "source", note: str = "") -> str:
     """A collapsible list of the cited articles: title (linked to the quoted passage when the
-    article has a URL), authors, date, the passage, and the works a bundled explainer explains."""
+    article has a URL), authors, date, the passage, and the works a bundled explainer explains;
+    `note` says something about the answer as a whole (that it quotes the sources)."""
     if not citations:
         return ""
     items = []
@@ -83,19 +85,21 @@ def sources_block(citations: list[Citation], label: str = "Sources", anchor: str
             + f"<blockquote>{html.escape(c.quote)}</blockquote>"
             + (f"<small>Explains:</small><ul>{refs}</ul>" if refs else "") + "</li>"
         )
+    note_html = f'<p class="sources-note"><small>{html.escape(note)}</small></p>' if note else ""
     return (f'<details class="sources"><summary>{html.escape(label)} ({len(citations)})</summary>'
-            f"<ol>{''.join(items)}</ol></details>")
+            f"{note_html}<ol>{''.join(items)}</ol></details>")
 
 
 def answer_html(cited: Cited, anchor: str = "source") -> str:
     """A checked answer with linked markers, a note on unmatched sentences and its Sources block."""
-    body = paragraphs(link_markers(cited.answer_text, cited.citations, anchor))
+    body = paragraphs(link_markers(cited.text, cited.citations, anchor))
     if cited.abstained:
         return f'<div class="answer abstained">{body}{sources_block(cited.related, "Closest sources", anchor)}</div>'
     note = ""
     if cited.unsupported_sentences:
         note = f"<p><small>⚠ {cited.unsupported_sentences} sentence(s) could not be matched to a source.</small></p>"
-    return f'<div class="answer">{body}{note}{sources_block(cited.citations, "Sources", anchor)}</div>'
+    quoted = MESSAGES[cited.reason] if cited.fallback and cited.reason else ""
+    return f'<div class="answer">{body}{note}{sources_block(cited.citations, "Sources", anchor, quoted)}</div>'
 
 
 def draft_html(text: str) -> str:

@@ -1,0 +1,81 @@
+"""Answer events: the answer pipeline yields these, and the CLI, the JSON output, the evaluator
+and the web page all consume the same stream.
+
+Events carry what happened as fields (abstained, fell back, why); the words a reader sees for
+those states live here too, once, so every front end says the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.core.types import Citation, Passage
+
+
+class Reason(StrEnum):
+    """Why an answer is not the model's own checked draft."""
+
+    OFF_TOPIC = "off_topic"  # abstained: the question is not about AI alignment
+    NOTHING_RELEVANT = "nothing_relevant"  # abstained: on topic, but the library has nothing close
+    DRAFT_UNSUPPORTED = "draft_unsupported"  # the LLM's draft was mostly unsupported: sources' words instead
+
+
+MESSAGES = {
+    Reason.OFF_TOPIC: (
+        "I can only help with questions about AI alignment and AI safety. Try asking about reward "
+        "learning and RLHF, shard theory, wireheading and reward hacking, goal misgeneralization, "
+        "corrigibility or interpretability."
+    ),
+    Reason.NOTHING_RELEVANT: (
+        "The library has nothing reliable on this, so I won't guess. "
+        "I answer questions about AI alignment from the bundled articles; the closest sources are listed below."
+    ),
+    Reason.DRAFT_UNSUPPORTED: "The model's draft could not be matched to the sources, so this answer quotes them directly.",
+}
+
+
+@dataclass
+class Retrieved:
+    passages: list[Passage]
+
+
+@dataclass
+class Token:
+    """A piece of the model's draft as it is generated (never a reasoning model's thinking)."""
+
+    text: str
+
+
+@dataclass
+class Cited:
+    """The checked answer. `answer_text` holds only claims about the field, with `[n]` markers;
+    an abstention has none (its words are `MESSAGES[reason]`)."""
+
+    answer_text: str
+    citations: list[Citation]
+    abstained: bool = False
+    fallback: bool = False  # an LLM's draft was replaced by the sources' own sentences
+    extracted: bool = False  # the answer is the sources' own sentences (no LLM, or a fallback)
+    reason: Reason | None = None  # why it abstained or fell back
+    unsupported_sentences: int = 0
+    supported_sentences: int = 0
+    related: list[Citation] = field(default_factory=list)  # closest sources when abstaining
+
+    @property
+    def text(self) -> str:
+        """What a reader is told: the answer, or for an abstention the reason in words."""
+        return MESSAGES[self.reason] if self.abstained and self.reason else self.answer_text
+
+
+@dataclass
+class Done:
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Failed:
+    message: str
+
+
+AnswerEvent = Retrieved | Token | Cited | Done | Failed

@@ -1,0 +1,135 @@
+"""Every branch of the answer pipeline, driven by a scripted LLM over the real bundled index:
+a draft kept, a draft with an invented sentence, a draft thrown away, a reasoning model's
+thinking, an LLM that fails mid-answer, abstention, and numbering across turns."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.answer.pipeline import Conversation, Engine, answer
+from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Token
+from bot.core.markers import marker_numbers, split_markers
+from bot.core.text import sentences
+from tests.scripted_llm import Reply, ScriptedLLM
+
+WIREHEADING = "What is wireheading?"
+# Faithful, lightly reworded sentences, in three marker styles, one marker after the full stop.
+FAITHFUL = (
+    "Wireheading is when a system meant to pursue a goal in the world goes straight for the signal "
+    "that measures that goal instead [{Wireheading}]. "
+    "A 2012 LessWrong post noted that the community had argued about wireheading again and again "
+    "without a shared definition of it [Source {Wireheading}]. "
+    "Reward tampering is a learning agent interfering with the machinery that produces its reward, "
+    "instead of earning reward by doing the task. [{Reward tampering}, {Wireheading}]"
+)
+INVENTED = "Wireheading was first described by a Portuguese astronomer who catalogued comets in 1820."
+
+
+@pytest.fixture
+def engine_with(extractive_engine):
+    """The session's real index and embedding model, answering with the given scripted LLM."""
+    def make(llm: ScriptedLLM) -> Engine:
+        settings = extractive_engine.settings.model_copy(update={"llm": "openai:scripted"})
+        return Engine(settings, extractive_engine.retriever, llm)
+    return make
+
+
+def run(engine: Engine, question: str, conversation: Conversation | None = None) -> list:
+    return list(answer(question, engine, conversation if conversation is not None else Conversation()))
+
+
+def cited(events: list) -> Cited:
+    assert isinstance(events[0], Retrieved) and isinstance(events[-1], Done)
+    return next(e for e in events if isinstance(e, Cited))
+
+
+def streamed(events: list) -> str:
+    return "".join(e.text for e in events if isinstance(e, Token))
+
+
+def test_a_supported_draft_is_kept_with_normalised_markers(engine_with):
+    llm = ScriptedLLM(FAITHFUL)
+    events = run(engine_with(llm), WIREHEADING)
+    result = cited(events)
+    assert not result.fallback and not result.extracted and result.reason is None
+    assert "argued about wireheading again and again without a shared definition" in result.answer_text
+    assert [c.title for c in result.citations] == ["Wireheading", "Reward tampering"]
+    assert [c.n for c in result.citations] == [1, 2]
+    # Every marker style became plain [n]; the marker after the full stop stayed with its sentence.
+    assert all(re.fullmatch(r"\[\d+\]", m) for m in re.findall(r"\[[^\]]*\]", result.answer_text))
+    assert result.answer_text.endswith("by doing the task [1][2].") or result.answer_text.endswith("[2][1].")
+    assert result.supported_sentences == 3 and result.unsupported_sentences == 0
+    # What streamed is the draft as written; the prompt numbered the sources it was given.
+    assert streamed(events).startswith("Wireheading is when a system")
+    assert "Sources:\n[1] " in llm.prompts[0][-1]["content"]
+
+
+def test_an_invented_sentence_loses_its_citation_and_is_counted(engine_with):
+    draft = FAITHFUL + " " + INVENTED.removesuffix(".") + " [{Wireheading}]."
+    result = cited(run(engine_with(ScriptedLLM(draft)), WIREHEADING))
+    assert not result.fallback
+    assert result.unsupported_sentences == 1 and result.supported_sentences == 3
+    invented = next(s for s in result.answer_text.split(". ") if "astronomer" in s)
+    assert not marker_numbers(invented)
+
+
+def test_a_mostly_invented_draft_is_replaced_by_the_sources_words(engine_with, extractive_engine):
+    draft = (f"{INVENTED.removesuffix('.')} [{{Wireheading}}]. The practice was banned by the Geneva "
+             "Convention on Robotics in 1977 [{Reward tampering}]. Today every phone ships with a wireheading "
+             "detector made by Nokia [{Wireheading}].")
+    events = run(engine_with(ScriptedLLM(draft)), WIREHEADING)
+    result = cited(events)
+    assert result.fallback and result.extracted and result.reason == Reason.DRAFT_UNSUPPORTED
+    assert "astronomer" not in result.answer_text and "Geneva" not in result.answer_text
+    # The status is a field, not words in the answer: the answer is only the sources' sentences.
+    passages = " ".join(p.text for p in next(e for e in events if isinstance(e, Retrieved)).passages)
+    passages = " ".join(passages.replace("**", "").split())
+    for sentence in sentences(result.answer_text):
+        assert split_markers(sentence)[0][:60] in passages
+    assert result.citations and result.text == result.answer_text
+
+
+def test_a_reasoning_block_is_neither_streamed_nor_answered(engine_with):
+    thinking = ("<think>The user asks about wireheading. Source {Wireheading} covers it; I should not mention "
+                "that I am thinking. Maybe also cite the astronomer?</think>\n\n")
+    events = run(engine_with(ScriptedLLM(thinking + FAITHFUL)), WIREHEADING)
+    result = cited(events)
+    assert "think" not in streamed(events) and "astronomer" not in streamed(events)
+    assert streamed(events).startswith("Wireheading is when")
+    assert not result.fallback and "think" not in result.answer_text and "astronomer" not in result.answer_text
+
+
+def test_an_llm_failing_mid_answer_is_reported_after_the_sources(engine_with):
+    conversation = Conversation()
+    events = run(engine_with(ScriptedLLM(Reply(FAITHFUL, fail_after=8))), WIREHEADING, conversation)
+    assert isinstance(events[0], Retrieved) and events[0].passages
+    assert len([e for e in events if isinstance(e, Token)]) == 8
+    assert isinstance(events[-1], Failed) and "LLM server" in events[-1].message
+    assert not any(isinstance(e, Cited) for e in events)
+    assert conversation.turns == [] and conversation.numbering == {}  # nothing half-done is remembered
+
+
+def test_off_topic_questions_never_reach_the_llm(engine_with):
+    llm = ScriptedLLM()
+    result = cited(run(engine_with(llm), "What's a good recipe for banana bread?"))
+    assert result.abstained and result.reason == Reason.OFF_TOPIC and result.answer_text == ""
+    assert "only help with questions about AI alignment" in result.text
+    assert llm.prompts == []
+
+
+def test_numbers_are_kept_across_turns_and_the_follow_up_sees_the_history(engine_with):
+    follow_up = ("Reward tampering means an agent interferes with the machinery that produces its reward "
+                 "instead of doing the task [{Reward tampering}]. Wireheading, an agent seizing its own reward "
+                 "channel, is the extreme case of it [{Reward tampering}][{Wireheading}].")
+    llm = ScriptedLLM(FAITHFUL, follow_up)
+    engine = engine_with(llm)
+    conversation = Conversation()
+    first = cited(run(engine, WIREHEADING, conversation))
+    second = cited(run(engine, "How is it different from reward tampering?", conversation))
+    numbers = {c.title: c.n for c in first.citations}
+    assert {c.title: c.n for c in second.citations} == {t: numbers[t] for t in ("Reward tampering", "Wireheading")}
+    assert second.answer_text.startswith("Reward tampering means") and f"[{numbers['Reward tampering']}]" in second.answer_text
+    history = [m["content"] for m in llm.prompts[1][:-1]]
+    assert WIREHEADING in history and first.answer_text in history
