@@ -22,7 +22,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 @dataclass
 class Reply:
     text: str
-    fail_after: int | None = None  # pieces sent before the connection drops
+    fail_after: int | None = None  # pieces sent before the failure
+    error: Exception | None = None  # the failure; by default the connection to the server drops
 
 
 class ScriptedLLM:
@@ -49,6 +50,7 @@ class ScriptedLLM:
 
         for i, piece in enumerate(_PIECE.findall(_PLACEHOLDER.sub(number, reply.text))):
             if reply.fail_after is not None and i == reply.fail_after:
-                raise LLMUnavailable("cannot reach the LLM server at http://127.0.0.1:9/v1 (RemoteProtocolError): "
-                                     "start it, fix OPENAI_BASE_URL, or set ALIGNCHAT_LLM=extractive")
+                raise reply.error or LLMUnavailable(
+                    "cannot reach the LLM server at http://127.0.0.1:9/v1 (RemoteProtocolError): "
+                    "start it, fix OPENAI_BASE_URL, or set ALIGNCHAT_LLM=extractive")
             yield piece

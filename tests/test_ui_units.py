@@ -252,41 +252,33 @@ def test_each_run_is_compared_with_the_latest_earlier_run_of_its_mode(tmp_path):
 # --- chat failures -------------------------------------------------------------------------------------------------
 
 
-class _Store:
-    def __init__(self, count: int) -> None:
-        self._count = count
-
-    def count(self) -> int:
-        return self._count
-
-
-class _BrokenEngine:
-    """Stands in for an Engine whose library was emptied at run time, or whose backend crashes."""
-
-    def __init__(self, tmp_path, passages: int) -> None:
-        self.settings = Settings(data_dir=tmp_path, llm="extractive")
-        self.store = _Store(passages)
-
-    def for_settings(self, settings):
-        raise RuntimeError("boom: an unexpected bug")
-
-
-def _reply(engine, tmp_path) -> tuple[list[str], Turn]:
+def _reply(engine, tmp_path, backend: str = "extractive", model: str = "") -> tuple[list[str], Turn]:
     from bot.web.chat_tab import ChatTab
 
     chat = ChatTab(engine, tmp_path / "exports")
     turn = Turn("What is wireheading?", "")
-    pieces = list(chat._reply(turn.question, ChatSession(), turn, "turn1-source", "extractive", "", "concise", 5, []))
+    pieces = list(chat._reply(turn.question, ChatSession(), turn, "turn1-source", backend, model, "concise", 5, []))
     return pieces, turn
 
 
-def test_an_empty_library_is_a_readable_message(tmp_path):
-    pieces, turn = _reply(_BrokenEngine(tmp_path, passages=0), tmp_path)
+def test_an_empty_library_is_a_readable_message(tmp_path, extractive_engine):
+    from bot.answer.pipeline import Engine
+    from bot.answer.retrieval import Retriever
+    from bot.core.index import IndexStore
+
+    settings = Settings(data_dir=tmp_path, llm="extractive")  # a library emptied while the app runs
+    engine = Engine(settings, Retriever(IndexStore(settings, create=True), extractive_engine.embeddings), None)
+    pieces, turn = _reply(engine, tmp_path)
     assert pieces == [notice_html(turn.answer)] and turn.failed
     assert "library is empty" in turn.answer and "Library tab" in turn.answer
 
 
-def test_an_unexpected_error_is_logged_and_shown_without_a_trace(tmp_path, caplog):
-    pieces, turn = _reply(_BrokenEngine(tmp_path, passages=10), tmp_path)
-    assert len(pieces) == 1 and "server log" in pieces[0] and "boom" not in pieces[0] and "Traceback" not in pieces[0]
+def test_an_unexpected_error_is_logged_and_shown_without_a_trace(tmp_path, caplog, extractive_engine):
+    from bot.answer.pipeline import Engine
+    from tests.scripted_llm import Reply, ScriptedLLM
+
+    settings = extractive_engine.settings.model_copy(update={"llm": "openai:scripted"})
+    crashing = ScriptedLLM(Reply("Wireheading is what happens when", fail_after=2, error=RuntimeError("boom: an unexpected bug")))
+    pieces, turn = _reply(Engine(settings, extractive_engine.retriever, crashing), tmp_path, "openai", "scripted")
+    assert "server log" in pieces[-1] and "boom" not in pieces[-1] and "Traceback" not in pieces[-1]
     assert turn.failed and "answer failed" in caplog.text
