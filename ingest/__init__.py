@@ -1,1 +1,1 @@
-"""Everything that fills the index: loaders, chunking, incremental indexing."""
+"""Everything that fills the index: loaders, chunking, incremental indexing. Imports only bot.core."""

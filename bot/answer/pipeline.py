@@ -131,6 +131,8 @@ def _draft(engine: Engine, question: str, sources: list[Source], conversation: C
 
 def answer(question: str, engine: Engine, conversation: Conversation | None = None,
            settings: Settings | None = None, filters: Filters = Filters()) -> Iterator[AnswerEvent]:
+    """Answer one question of `conversation` (which it updates once the answer is checked).
+    Every outcome is an event with its status; nothing is raised for the front ends to word."""
     settings = settings or engine.settings
     conversation = conversation if conversation is not None else Conversation()
     timings: dict[str, float] = {}

@@ -83,7 +83,7 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
         return result.score()
     numbers = {c.n for c in cited.citations}
     markers = marker_numbers(cited.answer_text)
-    result.answer = cited.answer_text
+    result.answer = cited.text
     result.abstained = cited.abstained
     result.cited = [(c.doc_id, c.url) for c in cited.citations]
     result.markers_total = len(markers)
