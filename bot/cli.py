@@ -12,7 +12,7 @@ from bot.answer.retrieval import Filters
 from bot.core.events import MESSAGES, Cited, Done, Failed, Retrieved, Token
 from bot.core.index import IndexMissing
 from bot.core.models import ModelMissing
-from bot.core.paths import CORPUS_DIR, QUESTIONS_FILE
+from bot.core.paths import QUESTIONS_FILE
 from bot.core.settings import Settings
 from bot.core.types import Citation
 
@@ -75,12 +75,12 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.eval.baseline import NaiveBaseline
     from bot.eval.judge import Judge, judge_spec
     from bot.eval.runner import run_evaluation
-    from ingest.sources import read_articles
 
     spec = judge_spec(args.judge, settings.llm, args.retrieval_only)  # refused before any model loads
     engine = Engine.open(settings, with_llm=not args.retrieval_only)
     judge = Judge.from_spec(spec, settings, engine.llm) if spec is not None else None
-    baseline = NaiveBaseline(read_articles(CORPUS_DIR), engine.embeddings) if args.baseline == "naive" else None
+    # The baseline reads the same library as the engine, whatever was ingested into it.
+    baseline = NaiveBaseline(engine.store.stored_articles(), engine.embeddings) if args.baseline == "naive" else None
     run = run_evaluation(args.questions, engine, retrieval_only=args.retrieval_only, out_dir=args.out,
                          baseline=baseline, compare=args.compare, limit=args.limit, show_bar=not args.json,
                          judge=judge)

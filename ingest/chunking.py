@@ -12,6 +12,7 @@ from pathlib import Path
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
 from bot.core.identity import chunk_id_for
+from bot.core.index import SUMMARY_HEADING
 from bot.core.types import Article, Chunk
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
@@ -50,8 +51,8 @@ class Chunker:
             # The summary says in a few plain words what the article is about: a chunk of its
             # own lets a newcomer's paraphrase find the article even when no passage matches.
             summary = self._splitter(self.chunk_tokens - self.count(article.title) - 4).split_text(article.summary)[0]
-            embedded = Chunk("", "", summary, ("Summary",), 0).embedded_text(article.title)
-            out.append(Chunk(chunk_id_for(article.doc_id, embedded, 0), article.doc_id, summary, ("Summary",), 0))
+            embedded = Chunk("", "", summary, (SUMMARY_HEADING,), 0).embedded_text(article.title)
+            out.append(Chunk(chunk_id_for(article.doc_id, embedded, 0), article.doc_id, summary, (SUMMARY_HEADING,), 0))
         for section in sections:
             headings = tuple(section.metadata[key] for _, key in _HEADERS if key in section.metadata)
             probe = Chunk("", article.doc_id, "", headings, 0).embedded_text(article.title)

@@ -6,7 +6,6 @@ it are deleted from the index (unless --no-prune).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ from bot.core.types import Article
 from ingest.formats import SUPPORTED_SUFFIXES, load_file_with_errors
 from ingest.markdown import LoadError
 
-log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -68,15 +66,6 @@ def _load_path(path: Path, base: Path) -> Iterator[Loaded]:
         yield Loaded(location, article=article)
     for error in errors:
         yield Loaded(location, error=error)
-
-
-def read_articles(path: Path) -> Iterator[Article]:
-    """Every article that loads from a file or folder; the ones that fail are logged and skipped."""
-    for loaded in load(discover(path)):
-        if loaded.article is None:
-            log.warning("skipped %s: %s", loaded.location, loaded.error)
-        else:
-            yield loaded.article
 
 
 def load(source: Source, fetch=None) -> Iterator[Loaded]:

@@ -92,3 +92,24 @@ def test_generation_metrics_resume_and_compare(corpus_data_dir, small_questions,
 
     wrong = run_cli([*args, "--compare", str(tmp_path)], corpus_data_dir)
     assert wrong.returncode == 2 and "results.jsonl" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_the_baseline_reads_the_users_own_library(tmp_path):
+    # On an index of the user's own articles, the tutorial-recipe baseline is built from that
+    # index, not from the bundled corpus: it finds the articles the questions are about.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    topics = {"zorblax": "The zorblax lattice is a toy model of reward circuits in honeybees.",
+              "quenfor": "Quenfor pruning removes value heads that never fire during fine-tuning."}
+    for name, text in topics.items():
+        (folder / f"{name}.md").write_text(f"---\ntitle: {name.title()}\nurl: https://example.org/{name}\n---\n\n"
+                                           f"{text} " * 20, encoding="utf-8")
+    assert run_cli(["-m", "ingest", str(folder)], tmp_path / "data").returncode == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps({"id": name, "question": f"What is {name}?", "answerable": True,
+                                               "gold_sources": [f"https://example.org/{name}"]}) for name in topics))
+    result = run_cli(["-m", "bot", "eval", "--retrieval-only", "--baseline", "naive", "--json",
+                      "--questions", str(questions)], tmp_path / "data")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["retrieval"]["hit_at_5"] == 1.0 and summary["baseline"]["retrieval"]["hit_at_5"] == 1.0

@@ -141,3 +141,20 @@ def test_whole_index_is_read_in_pages(tmp_path, monkeypatch):
     monkeypatch.setattr(bot.core.index, "PAGE", 3)  # large indexes exceed SQLite's variable limit in one read
     assert len(indexer.store.all_chunks()) == total > 3
     assert len({p.chunk_id for p in indexer.store.all_passages_and_vectors()[0]}) == total
+
+
+def test_stored_articles_put_each_article_back_together(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    body = " ".join(f"Sentence {i} says that reward shapes the policy's values in step {i}." for i in range(120))
+    write(folder, "long.md", "A long article", url="https://example.org/long", body=body)
+    indexer = Indexer(Settings(data_dir=tmp_path / "data"), progress=False)
+    assert indexer.run([folder]).chunks_total > 4  # several overlapping chunks and a summary chunk
+    (stored,) = indexer.store.stored_articles()
+    assert stored.doc_id == "https://example.org/long" and stored.title == "A long article"
+    assert stored.summary == "A test article." and "A test article." not in stored.text
+    assert stored.text.startswith("# A long article\n\n## What it says\n\nSentence 0 says")
+    section = stored.text.split("## What it says\n\n", 1)[1].split("\n\n## Why it matters")[0]
+    assert section == body  # overlap between neighbouring chunks kept once
+    assert stored.text.endswith("## Why it matters\n\nSpecification gaming happens when an agent satisfies "
+                                "the letter of its objective but not its intent.")

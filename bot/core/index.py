@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bot.core.settings import Settings
-from bot.core.types import Passage, Reference
+from bot.core.text import join_overlapping
+from bot.core.types import Article, Passage, Reference
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ LOCATION = "location"  # the file or URL the article was read from
 EMBEDDING_MODEL = "embedding_model"  # collection metadata: vectors from two models never mix
 
 
+SUMMARY_HEADING = "Summary"  # the heading of the chunk that holds an article's summary
 PAGE = 5000  # rows per read when listing the whole collection
 
 
@@ -110,6 +112,27 @@ def passage_from(chunk_id: str, text: str, meta: dict[str, Any], dense: float = 
         summary=sys.intern(meta.get(SUMMARY) or ""),
         dense=dense,
     )
+
+
+def _markdown(passages: list[Passage]) -> str:
+    """An article's passages (in order) as Markdown: each heading written where the heading path
+    changes, the chunks of a section joined without their overlap."""
+    sections: list[tuple[tuple[str, ...], list[str]]] = []
+    for p in passages:
+        if sections and sections[-1][0] == p.headings:
+            sections[-1][1].append(p.text)
+        else:
+            sections.append((p.headings, [p.text]))
+    blocks: list[str] = []
+    above: tuple[str, ...] = ()
+    for headings, parts in sections:
+        shared = 0
+        while shared < min(len(headings), len(above)) and headings[shared] == above[shared]:
+            shared += 1
+        blocks += ["#" * (level + 1) + " " + h for level, h in enumerate(headings) if level >= shared]
+        blocks.append(join_overlapping(parts))
+        above = headings
+    return "\n\n".join(blocks)
 
 
 @dataclass
@@ -192,6 +215,26 @@ class IndexStore:
             passage_from(i, d or "", m or {})
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
+
+    def stored_articles(self) -> list[Article]:
+        """Every indexed article with its text put back together from its chunks, in order, with
+        its headings, without the summary chunk and the overlap between neighbours: whole articles
+        from whatever the index holds, wherever they were read from (the evaluation's baseline
+        re-chunks them its own way)."""
+        by_doc: dict[str, list[Passage]] = {}
+        for passage in self._passages(self._get_all(["metadatas", "documents"])):
+            by_doc.setdefault(passage.doc_id, []).append(passage)
+        articles = []
+        for doc_id, passages in by_doc.items():
+            passages.sort(key=lambda p: p.position)
+            first = passages[0]
+            if first.position == 0 and first.headings == (SUMMARY_HEADING,) and first.summary.startswith(first.text):
+                passages = passages[1:] or passages
+            text = _markdown(passages)
+            articles.append(Article(doc_id=doc_id, title=first.title, text=text, authors=first.authors, url=first.url,
+                                    date=first.date, source=first.source, tags=first.tags, summary=first.summary,
+                                    references=first.references))
+        return articles
 
     def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
         """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""

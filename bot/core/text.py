@@ -32,6 +32,19 @@ def sentences(text: str) -> list[str]:
     return parts
 
 
+def join_overlapping(parts: list[str], min_overlap: int = 20) -> str:
+    """Neighbouring chunks of one section joined back into its text: where a chunk starts with
+    the end of the one before (the chunker's overlap), that repeated run is kept once."""
+    text = ""
+    for part in parts:
+        if not text:
+            text = part
+            continue
+        longest = next((k for k in range(min(len(text), len(part)), min_overlap - 1, -1) if text.endswith(part[:k])), 0)
+        text = text + part[longest:] if longest else text + "\n\n" + part
+    return text
+
+
 @lru_cache(maxsize=50_000)
 def _stem(word: str) -> str:
     return STEMMER.stemWord(word)
