@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bot.core.events import Cited
+from bot.core.events import MESSAGES, Cited, Reason
 from bot.core.index import ArticleInfo
 from bot.core.settings import Settings
 from bot.core.types import Citation, Reference
@@ -63,11 +63,22 @@ def test_markers_link_to_the_page_or_to_the_sources_entry():
 
 
 def test_abstention_lists_the_closest_sources_and_drafts_and_notices_are_escaped():
-    page = answer_html(Cited("Nothing reliable.", [], abstained=True, related=[LINKED]))
+    page = answer_html(Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=[LINKED]))
     assert "Closest sources (1)" in page and 'class="answer abstained"' in page
+    assert page.index(MESSAGES[Reason.NOTHING_RELEVANT].split(",")[0]) < page.index("Closest sources")
     assert "&lt;script&gt;" in draft_html("<script>x</script>\n\nsecond") and "<p>second" in draft_html("a\n\nsecond")
     assert notice_html("<b>down</b>") == '<p class="notice">⚠ &lt;b&gt;down&lt;/b&gt;</p>'
     assert sources_block([]) == ""
+
+
+def test_an_answer_in_the_sources_words_says_so_in_its_sources_block_not_in_the_answer():
+    cited = Cited("Reward is not the optimization target, says the post [2].", [LINKED], fallback=True, extracted=True,
+                  reason=Reason.DRAFT_UNSUPPORTED)
+    page = answer_html(cited)
+    body, sources = page.split('<details class="sources">')
+    assert body.startswith('<div class="answer"><p>Reward is not the optimization target')
+    assert "could not be matched to the sources" in sources and "could not be matched" not in body
+    assert "could not be matched" not in answer_html(Cited(cited.answer_text, [LINKED]))
 
 
 # --- feedback and export --------------------------------------------------------------------------------
