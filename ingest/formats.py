@@ -27,12 +27,10 @@ from bot.core.identity import doc_id_for
 from bot.core.types import Article
 from ingest.markdown import LoadError, article_from_markdown
 from ingest.metadata import normalise_date, split_authors
+from ingest.suffixes import HTML_SUFFIXES, MARKDOWN_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx"})
-HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUPPORTED_SUFFIXES: frozenset[str] = MARKDOWN_SUFFIXES | HTML_SUFFIXES | {".pdf", ".txt", ".jsonl"}
 
 MAX_TITLE_CHARS = 120  # a longer first line is a paragraph, not a title
 

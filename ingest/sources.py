@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.types import Article
-from ingest.formats import SUPPORTED_SUFFIXES, load_file_with_errors
+from ingest.formats import load_file_with_errors
 from ingest.markdown import LoadError
+from ingest.suffixes import SUPPORTED_SUFFIXES
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 

@@ -10,8 +10,9 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from bot.core.identity import canonical_url
-from ingest.formats import SUPPORTED_SUFFIXES, load_file_with_errors
+from ingest.formats import load_file_with_errors
 from ingest.markdown import LoadError, article_from_markdown
+from ingest.suffixes import SUPPORTED_SUFFIXES
 
 BLOG_PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

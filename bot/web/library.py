@@ -12,14 +12,15 @@ import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.core.index import ArticleInfo
 from bot.core.settings import Settings
 from bot.core.types import Article
-from ingest.formats import SUPPORTED_SUFFIXES
-from ingest.indexer import Indexer, Report
-from ingest.sources import url_source
-from ingest.web import fetch_article
+from ingest.suffixes import SUPPORTED_SUFFIXES
+
+if TYPE_CHECKING:
+    from ingest.indexer import Report
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,12 @@ def search_articles(articles: Sequence[ArticleInfo], query: str, sort: str) -> l
 def ingest(settings: Settings, files: Sequence[Path], urls: Sequence[str],
            fetch: Callable[[str], Article] | None = None) -> Report:
     """Index the files and URLs; each is its own source, so re-adding one updates only it.
-    The embedding model is the engine's (it is cached per process)."""
+    The embedding model is the engine's (it is cached per process). Ingestion and its parsers are
+    imported on first use, so they cost the app's start-up nothing."""
+    from ingest.indexer import Indexer
+    from ingest.sources import url_source
+    from ingest.web import fetch_article
+
     sources = [url_source([url], key=url) for url in urls]
     if fetch is None:
         def fetch(url: str) -> Article:

@@ -14,7 +14,7 @@ import pandas as pd
 from bot.answer.pipeline import Engine
 from bot.core.index import ArticleInfo
 from bot.web.library import SORTS, UploadRejected, ingest, parse_urls, save_upload, search_articles
-from ingest.formats import SUPPORTED_SUFFIXES
+from ingest.suffixes import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 COLUMNS = ["Title", "Authors", "Date", "Tags", "Chunks", "Id"]
