@@ -2,8 +2,9 @@
 
 - retrieval latency p50/p95 (embed the question + hybrid search) over the bundled question
   set, at the corpus size and at 100k synthetic chunks;
-- time to first token and generation speed of the bundled model for the default prompt:
-  the requantized Q8_0 file against the shipped Q4_1 file, alternating, medians.
+- time to first token and generation speed of the bundled model: the short notes prompt it is
+  given against the passages prompt of capable models, and the requantized Q8_0 file against
+  the shipped Q4_1 file, alternating, medians (`--llm-only` skips the retrieval figures).
 Prints Markdown for BENCHMARKS.md.
 """
 
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.answer.extractive import select
 from bot.answer.llm import LlamaCppLLM
-from bot.answer.prompts import build_messages
+from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.retrieval import Retriever
 from bot.core.index import IndexStore
 from bot.core.models import bundled_llm_path, load_embeddings, shipped_llm_path
@@ -84,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--llm-only", action="store_true", help="only the bundled LLM's prompts (no retrieval figures)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
@@ -91,6 +94,38 @@ def main() -> None:
     embeddings = load_embeddings(settings.embedding_model)
     qs = questions()
     retriever = Retriever(store, embeddings)
+    if not args.llm_only:
+        retrieval(store, embeddings, retriever, qs, args.synthetic)
+    question = "What is wireheading and why does it matter for AI safety?"
+    sources = retriever.search(question, settings.top_k)
+    fast = LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, 2048, 0)
+    shipped = LlamaCppLLM(shipped_llm_path(), settings.n_threads, 2048, 0)
+    passages = build_messages(question, sources, list(range(1, len(sources) + 1)), "concise", [],
+                              budget_chars=fast.context_tokens * 2)
+    chosen = select(question, sources, embeddings, "concise")
+    notes = build_notes_messages(question, [(c.source, sources[c.source - 1].best.title, c.text) for c in chosen])
+    runs: dict[str, tuple[LlamaCppLLM, list[dict[str, str]]]] = {
+        "Q8_0 (requantized, default), notes prompt (what the bundled model is given)": (fast, notes),
+        "Q8_0 (requantized, default), passages prompt (capable models)": (fast, passages),
+        "Q4_1 (shipped), passages prompt": (shipped, passages),
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, (llm, messages) in runs.items():
+            llm._model.reset()  # no prompt-cache reuse between runs: every run evaluates the prompt
+            results[name].append(generation(llm, messages, 64))
+    print(f"### Bundled LLM (64 new tokens; medians of {args.repeats}, alternating)\n")
+    print("| model file and prompt | prompt tokens | time to first token | generation |\n|---|---|---|---|")
+    for name, measured in results.items():
+        llm, messages = runs[name]
+        tokens = len(llm._model.tokenize("\n".join(m["content"] for m in messages).encode()))
+        ttft = statistics.median(r[0] for r in measured)
+        speed = statistics.median(r[1] for r in measured)
+        print(f"| {name} | {tokens} | {ttft:.2f} s | {speed:.1f} tokens/s |")
+
+
+def retrieval(store: IndexStore, embeddings, retriever: Retriever, qs: list[str], synthetic: int) -> None:
+    """Retrieval latency on the bundled index and on a synthetic one of `synthetic` chunks."""
     latencies(retriever, qs[:10])  # warm up
     small = latencies(retriever, qs)
     print(f"### Retrieval latency (embed + hybrid search, top 5 articles; {len(qs)} questions)\n")
@@ -99,7 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         big_settings = Settings(data_dir=Path(tmp), collection="synthetic")
         started = time.perf_counter()
-        big = synthetic_index(store, big_settings, args.synthetic)
+        big = synthetic_index(store, big_settings, synthetic)
         built = time.perf_counter() - started
         started = time.perf_counter()
         big_retriever = Retriever(big, embeddings)
@@ -109,24 +144,6 @@ def main() -> None:
         print(f"| synthetic | {big.count()} | {percentile(large, 50):.1f} ms | {percentile(large, 95):.1f} ms |")
         print(f"\n(synthetic index written in {built:.0f} s; retriever start-up, which loads every chunk for "
               f"BM25, {loaded:.1f} s)\n")
-
-    sources = retriever.search("What is wireheading and why does it matter for AI safety?", settings.top_k)
-    fast = LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, 2048, 0)
-    shipped = LlamaCppLLM(shipped_llm_path(), settings.n_threads, 2048, 0)
-    messages = build_messages("What is wireheading and why does it matter for AI safety?", sources,
-                              list(range(1, len(sources) + 1)), "concise", [], budget_chars=fast.context_tokens * 2)
-    prompt_tokens = len(fast._model.tokenize("\n".join(m["content"] for m in messages).encode()))
-    results: dict[str, list[tuple[float, float]]] = {"Q8_0 (requantized, default)": [], "Q4_1 (shipped)": []}
-    for _ in range(args.repeats):
-        for name, llm in (("Q8_0 (requantized, default)", fast), ("Q4_1 (shipped)", shipped)):
-            llm._model.reset()  # no prompt-cache reuse between runs: every run evaluates the prompt
-            results[name].append(generation(llm, messages, 64))
-    print(f"### Bundled LLM, default prompt (~{prompt_tokens} prompt tokens, 64 new; medians of {args.repeats})\n")
-    print("| model file | time to first token | generation |\n|---|---|---|")
-    for name, runs in results.items():
-        ttft = statistics.median(r[0] for r in runs)
-        speed = statistics.median(r[1] for r in runs)
-        print(f"| {name} | {ttft:.2f} s | {speed:.1f} tokens/s |")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.answer.retrieval import Filters
-from bot.core.events import MESSAGES, Cited, Done, Failed, Retrieved, Token
+from bot.core.events import Cited, Done, Failed, Retrieved, Sentence, answer_notes
 from bot.core.index import IndexMissing
 from bot.core.models import ModelMissing
 from bot.core.paths import QUESTIONS_FILE
@@ -35,9 +35,9 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
     streamed = False
     retrieved: list = []
     for event in answer(question, engine, filters=filters):
-        if isinstance(event, Token) and not as_json:
-            # Stream the draft on stderr, so stdout stays the verified answer only.
-            print(event.text, end="", file=sys.stderr, flush=True)
+        if isinstance(event, Sentence) and not as_json:
+            # Each checked sentence on stderr as it is ready, so stdout stays the whole answer only.
+            print(event.text, end=" ", file=sys.stderr, flush=True)
             streamed = True
         elif isinstance(event, Retrieved):
             retrieved = event.passages
@@ -50,7 +50,7 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
         elif isinstance(event, Cited):
             result.update(answer=event.text, abstained=event.abstained, fallback=event.fallback,
                           reason=event.reason and str(event.reason), citations=[c.to_json() for c in event.citations],
-                          unsupported_sentences=event.unsupported_sentences,
+                          unsupported_sentences=event.unsupported_sentences, quoted_sentences=event.quoted_sentences,
                           related=[c.to_json() for c in event.related])
             cited = event
         elif isinstance(event, Done):
@@ -64,8 +64,8 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
     listed = cited.citations or cited.related
     if listed:
         print("\nSources:" if cited.citations else "\nClosest sources:")
-        if cited.fallback:
-            print(f"({MESSAGES[cited.reason]})")
+        for note in answer_notes(cited):
+            print(f"({note})")
         print(format_sources(listed))
     return 0
 
@@ -88,7 +88,7 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(run.summary, indent=2))
         return 0
     print(f"{run.summary['n_questions']} questions")
-    for section in ("retrieval", "citations", "answers", "abstention", "latency"):
+    for section in ("retrieval", "citations", "answers", "drafts", "abstention", "latency"):
         print(f"{section}: " + ", ".join(f"{k} {v}" for k, v in run.summary[section].items()))
     if run.summary.get("judged"):
         judged = run.summary["judged"]

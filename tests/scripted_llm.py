@@ -29,10 +29,12 @@ class Reply:
 class ScriptedLLM:
     """Answers each call with the next prepared reply; records every prompt it was given."""
 
-    def __init__(self, *replies: str | Reply, name: str = "scripted", context_tokens: int = 4096) -> None:
+    def __init__(self, *replies: str | Reply, name: str = "scripted", context_tokens: int = 4096,
+                 small: bool = False) -> None:
         self.replies = [r if isinstance(r, Reply) else Reply(r) for r in replies]
         self.name = name
         self.context_tokens = context_tokens
+        self.small = small
         self.prompts: list[list[Message]] = []
 
     def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answer.citations import check
+from bot.answer.citations import Checker, check
 from bot.core.markers import split_markers
 from bot.core.types import Passage, Source
 
@@ -72,3 +72,20 @@ def test_repeated_sentences_are_said_once():
     sentence = "Wireheading is an agent seizing its own reward signal [1]."
     checked = check(f"{sentence} {sentence} {sentence}", SOURCES, {})
     assert checked.text.count("Wireheading") == 1
+
+
+def test_a_number_the_source_does_not_state_loses_the_support_of_its_words():
+    checked = check("Olds and Milner found in 1957 that rats pressed a lever to stimulate their brains [1].", SOURCES, {})
+    assert checked.unsupported_sentences == 1 and checked.citations == []
+    assert check("Olds and Milner found in 1954 that rats pressed a lever to stimulate their brains [1].",
+                 SOURCES, {}).supported_sentences == 1
+
+
+def test_a_drafts_questions_fragments_and_title_echoes_are_not_shown():
+    checker = Checker(SOURCES, {}, drop_unsupported=True)
+    assert checker.add("Does wireheading mean an agent seizes its own reward signal [1]?") is None
+    assert checker.add("Goodhart's law: the variants of Manheim and Garrabrant [2]") is None
+    assert checker.add("For instance:") is None
+    kept = checker.add("Wireheading Wireheading is when an agent seizes its own reward signal instead of the goal [1].")
+    assert kept is not None and kept.text.startswith("Wireheading is when") and kept.supported
+    assert checker.unsupported == 3 and checker.result().text == kept.text

@@ -226,7 +226,8 @@ def full_results() -> list[QuestionResult]:
             gold_sources=["a"], ranked=ids("b", "a"), retrieval_ms=10.0,
             reference_answer="Shards are learned values.", answer="Shards are learned values [1].",
             abstained=False, cited=ids("a"), markers_total=4, markers_valid=3, sentences_cited=3,
-            sentences_supported=2, first_token_s=0.2, answer_s=1.0, semantic_similarity=0.9,
+            sentences_supported=2, first_token_s=0.2, first_sentence_s=0.25, answer_s=1.0, semantic_similarity=0.9,
+            draft_discarded=False, draft_dropped=1, quoted_sentences=0,
         ),
         QuestionResult(  # wrongly abstained; one of two golds in the top 5
             id="q2", question="Who disagrees?", tags=["shard-theory", "multi-article"], answerable=True,
@@ -244,8 +245,9 @@ def full_results() -> list[QuestionResult]:
         QuestionResult(  # unanswerable, but the bot answered and cited
             id="q4", question="What did X say in 2030?", tags=["unanswerable"], answerable=False,
             gold_sources=[], ranked=ids("a"), retrieval_ms=40.0, reference_answer="The library does not say.",
-            answer="X said things [1].", abstained=False, cited=ids("a"), markers_total=2, markers_valid=1,
-            sentences_cited=1, sentences_supported=0, first_token_s=0.4, answer_s=2.0,
+            answer="X said **things** [1].", abstained=False, cited=ids("a"), markers_total=2, markers_valid=1,
+            sentences_cited=1, sentences_supported=0, first_token_s=0.4, first_sentence_s=0.5, answer_s=2.0,
+            draft_discarded=True, draft_dropped=2, quoted_sentences=1,
         ),
     ]
 
@@ -260,9 +262,10 @@ EXPECTED_KEYS = {
     "n_questions": None,
     "retrieval": {"hit_at_5", "recall_at_5", "mrr_at_10", "ndcg_at_10"},
     "citations": {"valid_rate", "precision", "recall", "supported_rate"},
-    "answers": {"token_f1", "rouge_l", "key_terms", "semantic_similarity"},
+    "answers": {"token_f1", "rouge_l", "key_terms", "semantic_similarity", "readable_rate"},
+    "drafts": {"discarded_rate", "sentences_dropped", "sentences_quoted"},
     "abstention": {"accuracy", "false_abstain_rate", "off_topic_accuracy"},
-    "latency": {"retrieval_p50_ms", "retrieval_p95_ms", "first_token_p50_s", "answer_p50_s"},
+    "latency": {"retrieval_p50_ms", "retrieval_p95_ms", "first_token_p50_s", "first_sentence_p50_s", "answer_p50_s"},
     "judged": None,  # None without a judge (tests/test_eval_judge.py covers it with one)
 }
 
@@ -273,8 +276,11 @@ def assert_shape(summary: dict) -> None:
     for section, keys in EXPECTED_KEYS.items():
         if keys is not None:
             assert set(summary[section]) == keys, section
-            for value in summary[section].values():
-                assert value is None or (isinstance(value, float) and value == round(value, 4))
+            for key, value in summary[section].items():
+                if key.startswith("sentences_"):  # counts
+                    assert isinstance(value, int) and value >= 0
+                else:
+                    assert value is None or (isinstance(value, float) and value == round(value, 4))
     json.dumps(summary, allow_nan=False)
 
 
@@ -307,11 +313,13 @@ def test_summarize_full_run():
         "recall": 1.0,  # answered answerable questions: q1
         "supported_rate": 0.5,  # (2 + 0) / (3 + 1)
     }
-    assert summary["answers"] == {"token_f1": 1.0, "rouge_l": 1.0, "key_terms": 1.0, "semantic_similarity": 0.9}
+    assert summary["answers"] == {"token_f1": 1.0, "rouge_l": 1.0, "key_terms": 1.0, "semantic_similarity": 0.9,
+                                  "readable_rate": 0.5}  # q4's answer shows emphasis marks
+    assert summary["drafts"] == {"discarded_rate": 0.5, "sentences_dropped": 3, "sentences_quoted": 1}
     assert summary["abstention"] == {"accuracy": 0.5, "false_abstain_rate": 0.5, "off_topic_accuracy": 1.0}
     assert summary["latency"] == {
         "retrieval_p50_ms": 25.0, "retrieval_p95_ms": 38.5,
-        "first_token_p50_s": 0.3, "answer_p50_s": 0.75,
+        "first_token_p50_s": 0.3, "first_sentence_p50_s": 0.375, "answer_p50_s": 0.75,
     }
 
 

@@ -1,6 +1,8 @@
 """Every branch of the answer pipeline, driven by a scripted LLM over the real bundled index:
-a draft kept, a draft with an invented sentence, a draft thrown away, a reasoning model's
-thinking, an LLM that fails mid-answer, abstention, and numbering across turns."""
+a draft kept, a draft with an invented sentence left out, a draft filled up or replaced by the
+sources' sentences, a small model given notes, a reasoning model's thinking, an LLM that fails
+mid-answer, abstention, and numbering across turns. In each, what was shown sentence by
+sentence is exactly the final answer."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import re
 import pytest
 
 from bot.answer.pipeline import Conversation, Engine, answer
-from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Token
-from bot.core.markers import marker_numbers, split_markers
+from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Sentence, Token
+from bot.core.markers import split_markers
+from bot.core.markup import plain
 from bot.core.text import sentences
 from tests.scripted_llm import Reply, ScriptedLLM
 
@@ -41,12 +44,23 @@ def run(engine: Engine, question: str, conversation: Conversation | None = None)
 
 
 def cited(events: list) -> Cited:
+    """The final answer, after checking that the sentences shown while it was written are it."""
     assert isinstance(events[0], Retrieved) and isinstance(events[-1], Done)
-    return next(e for e in events if isinstance(e, Cited))
+    result = next(e for e in events if isinstance(e, Cited))
+    if not result.abstained:
+        assert " ".join(e.text for e in events if isinstance(e, Sentence)) == result.answer_text
+    return result
 
 
 def streamed(events: list) -> str:
+    """The model's raw stream (shown only as progress)."""
     return "".join(e.text for e in events if isinstance(e, Token))
+
+
+def in_passages(events: list, answer_text: str) -> bool:
+    passages = " ".join(plain(p.text) for p in next(e for e in events if isinstance(e, Retrieved)).passages)
+    passages = " ".join(passages.split())
+    return all(split_markers(s)[0][:60] in passages for s in sentences(answer_text))
 
 
 def test_a_supported_draft_is_kept_with_normalised_markers(engine_with):
@@ -66,13 +80,25 @@ def test_a_supported_draft_is_kept_with_normalised_markers(engine_with):
     assert "Sources:\n[1] " in llm.prompts[0][-1]["content"]
 
 
-def test_an_invented_sentence_loses_its_citation_and_is_counted(engine_with):
-    draft = FAITHFUL + " " + INVENTED.removesuffix(".") + " [{Wireheading}]."
-    result = cited(run(engine_with(ScriptedLLM(draft)), WIREHEADING))
-    assert not result.fallback
+def test_an_invented_sentence_is_left_out_and_counted(engine_with):
+    first, rest = FAITHFUL.split("[{Wireheading}]. ", 1)
+    draft = f"{first}[{{Wireheading}}]. {INVENTED.removesuffix('.')} [{{Wireheading}}]. {rest}"
+    events = run(engine_with(ScriptedLLM(draft)), WIREHEADING)
+    result = cited(events)
+    assert not result.fallback and result.quoted_sentences == 0
     assert result.unsupported_sentences == 1 and result.supported_sentences == 3
-    invented = next(s for s in result.answer_text.split(". ") if "astronomer" in s)
-    assert not marker_numbers(invented)
+    assert "astronomer" not in result.answer_text, "a claim no source supports is never shown"
+
+
+def test_a_draft_with_one_good_sentence_keeps_it_and_quotes_the_sources_for_the_rest(engine_with):
+    good = FAITHFUL.split("[{Wireheading}]. ")[0] + "[{Wireheading}]. "
+    draft = good + "It was outlawed by the Geneva Convention on Robotics in 1977 [{Wireheading}]."
+    events = run(engine_with(ScriptedLLM(draft)), WIREHEADING)
+    result = cited(events)
+    assert result.answer_text.startswith("Wireheading is when a system meant to pursue a goal")
+    assert "Geneva" not in result.answer_text and result.unsupported_sentences == 1
+    assert not result.fallback and not result.extracted and result.quoted_sentences >= 1
+    assert [e.quoted for e in events if isinstance(e, Sentence)][0] is False
 
 
 def test_a_mostly_invented_draft_is_replaced_by_the_sources_words(engine_with, extractive_engine):
@@ -84,11 +110,19 @@ def test_a_mostly_invented_draft_is_replaced_by_the_sources_words(engine_with, e
     assert result.fallback and result.extracted and result.reason == Reason.DRAFT_UNSUPPORTED
     assert "astronomer" not in result.answer_text and "Geneva" not in result.answer_text
     # The status is a field, not words in the answer: the answer is only the sources' sentences.
-    passages = " ".join(p.text for p in next(e for e in events if isinstance(e, Retrieved)).passages)
-    passages = " ".join(passages.replace("**", "").split())
-    for sentence in sentences(result.answer_text):
-        assert split_markers(sentence)[0][:60] in passages
+    assert in_passages(events, result.answer_text)
     assert result.citations and result.text == result.answer_text
+    assert result.quoted_sentences == len(sentences(result.answer_text)) and result.unsupported_sentences == 3
+
+
+def test_a_small_model_joins_chosen_sentences_from_a_short_prompt(engine_with):
+    joined = ". ".join(FAITHFUL.split(". ")[:2]) + "."
+    llm = ScriptedLLM(joined, small=True)
+    result = cited(run(engine_with(llm), WIREHEADING))
+    prompt = llm.prompts[0][-1]["content"]
+    assert prompt.startswith("Notes:\n[1] Wireheading") and len(prompt) < 2500
+    assert "Wireheading is what happens when a system" in prompt, "the notes are the sources' best sentences"
+    assert result.supported_sentences == 2 and not result.quoted_sentences
 
 
 def test_a_reasoning_block_is_neither_streamed_nor_answered(engine_with):

@@ -98,9 +98,9 @@ def new_page(browser, request) -> Iterator[Callable[[], object]]:
         context.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 class _SlowLLM(BaseHTTPRequestHandler):
@@ -179,6 +179,15 @@ def numbered_titles(reply) -> dict[str, str]:
     return {item.locator("b").first.inner_text(): item.inner_text().split("\n")[0] for item in items.all()}
 
 
+def open_citation(page, link):
+    """The article page a citation link opens in a new tab, once loaded."""
+    with page.context.expect_page() as opened:
+        link.click()
+    article = opened.value
+    article.wait_for_load_state()
+    return article
+
+
 def upload(page, path: Path, expected: str) -> str:
     """Add one file in the Library tab; returns the ingestion summary."""
     page.get_by_role("tab", name="Library").click()
@@ -203,9 +212,8 @@ def test_example_question_gets_a_cited_answer_with_sources(extractive_app, new_p
     reply = wait_reply(page, 1)
     markers = reply.locator(".answer > p a")
     assert markers.count() >= 1
-    href = markers.first.get_attribute("href")
-    assert href.startswith("#turn1-source-")  # bundled explainers have no URL: the marker opens the source entry
-    assert page.locator(f"#chat {href}").count() == 1
+    assert markers.first.get_attribute("href").startswith("article/")  # the app's page of the article
+    assert markers.first.get_attribute("target") == "_blank"
     sources = reply.locator("details.sources")
     assert sources.get_attribute("open") is None
     shot(page, "chat-02-answer")
@@ -283,7 +291,7 @@ def test_two_users_have_their_own_conversations_and_do_not_block_each_other(extr
     assert "extractive" in quick.locator("#backend-status").inner_text()  # settings are per user
 
     ask(slow, "What is reward hacking?")
-    slow.wait_for_selector("#chat .draft")  # the slow answer is streaming
+    slow.wait_for_selector("#chat .partial")  # the slow answer is being written
     started = time.monotonic()
     ask(quick, "What is corrigibility?")
     wait_reply(quick, 1)
@@ -296,6 +304,31 @@ def test_two_users_have_their_own_conversations_and_do_not_block_each_other(extr
     assert quick_s < 10
     assert quick.locator("#chat").get_by_text("What is reward hacking?").count() == 0
     assert slow.locator("#chat").get_by_text("What is corrigibility?").count() == 0
+
+
+def test_a_citation_opens_the_article_in_the_app_at_the_highlighted_passage(extractive_app, new_page):
+    page = new_page()
+    open_chat(page, extractive_app)
+    ask(page, "What is reward tampering?")
+    reply = wait_reply(page, 1)
+    marker = reply.locator(".answer > p a").first
+    number = marker.inner_text()
+    entry = reply.locator(f"details.sources li[id$='-{number.strip('[]')}']")
+    title, quoted = entry.locator("a").first.text_content(), entry.locator("blockquote").text_content()
+
+    article = open_citation(page, marker)
+    assert article.url.startswith(extractive_app.url + "article/") and article.url.endswith("#cited")
+    expect(article.locator("h1")).to_have_text(title)
+    cited = article.locator("mark#cited")
+    expect(cited).to_be_in_viewport()  # scrolled to the passage, no script needed
+    assert " ".join(cited.inner_text().split()) == " ".join(quoted.rstrip("…").split())
+    shot(article, "article-01-cited-passage", full_page=False)
+
+    reply.locator("details.sources summary").click()
+    again = open_citation(page, entry.locator("a").first)  # the title in the Sources block opens it too
+    expect(again.locator("mark#cited")).to_be_in_viewport()
+    again.get_by_role("link", name="← AlignChat").click()
+    again.wait_for_selector("#chat")
 
 
 # --- library ----------------------------------------------------------------------------------------
@@ -318,12 +351,19 @@ def test_uploaded_markdown_article_gets_cited(extractive_app, new_page, tmp_path
     page.get_by_role("tab", name="Chat").click()
     ask(page, "What is the Zorblax lattice for corrigible agents?")
     reply = wait_reply(page, 1)
-    links = reply.locator('.answer > p a[href^="https://example.org/zorblax-lattice"]')
+    links = reply.locator('.answer > p a[href^="article/zorblax-lattice?quote="]')
     assert links.count() >= 1, reply.inner_html()
     assert links.first.get_attribute("target") == "_blank"
     assert "noopener" in links.first.get_attribute("rel")
     assert "The Zorblax lattice for corrigible agents" in reply.locator("details.sources").text_content()
+    original = reply.locator('details.sources a[href^="https://example.org/zorblax-lattice#:~:text="]')
+    assert original.text_content() == "original ↗" and "noopener" in original.get_attribute("rel")
     shot(page, "library-02-new-article-cited")
+
+    article = open_citation(page, links.first)
+    expect(article.locator("mark#cited")).to_be_in_viewport()
+    assert article.get_by_role("link", name="https://example.org/zorblax-lattice").count() == 1
+    shot(article, "library-02b-new-article-page", full_page=False)
 
 
 def test_library_search_sort_and_remove(extractive_app, new_page):
@@ -351,7 +391,11 @@ def test_library_search_sort_and_remove(extractive_app, new_page):
     page.get_by_role("tab", name="Chat").click()
     ask(page, "What is the Zorblax lattice for corrigible agents?")
     reply = wait_reply(page, 1)
-    assert reply.locator('a[href^="https://example.org/zorblax-lattice"]').count() == 0
+    assert reply.locator('a[href*="zorblax-lattice"]').count() == 0
+    gone = page.goto(extractive_app.url + "article/zorblax-lattice")  # a citation from before the removal
+    assert gone.status == 404
+    expect(page.locator("body")).to_contain_text("is not in the library: it may have been removed")
+    shot(page, "library-04-removed-article-page")
 
 
 def test_script_in_a_title_renders_as_text(extractive_app, new_page, tmp_path):
@@ -377,6 +421,15 @@ def test_script_in_a_title_renders_as_text(extractive_app, new_page, tmp_path):
     assert page.locator('#chat a[href*="127.0.0.1:9"]').count() == 0
     assert page.evaluate("window.__pwned") is None
     shot(page, "safety-02-chat")
+
+    article = open_citation(page, reply.locator('.answer > p a[href^="article/hostile-title?"]').first)
+    expect(article.locator("h1")).to_have_text("Reward hacking <script>window.__pwned = 1</script> "
+                                               '<img src=x onerror="window.__pwned = 2">')
+    expect(article.locator("article")).to_contain_text("<script>window.__pwned=4</script>")
+    assert article.locator("body script, body img, body b").count() == 0
+    assert article.locator('a[href^="javascript:"]').count() == 0
+    assert article.evaluate("window.__pwned") is None
+    shot(article, "safety-03-article-page")
 
 
 # --- evaluation ---------------------------------------------------------------------------------------
@@ -438,6 +491,9 @@ def test_login_is_required_when_alignchat_auth_is_set(corpus_data_dir, tmp_path,
     app = AppServer(data_dir, {"ALIGNCHAT_LLM": "extractive", "ALIGNCHAT_AUTH": "alice:s3cret"}).start()
     try:
         page = new_page()
+        refused = page.goto(app.url + "article/wireheading?quote=x")
+        assert refused.status == 401 and "Log in first" in page.inner_text("body")
+        assert "Wireheading" not in page.content()  # nothing of the article before the login
         page.goto(app.url)
         page.get_by_label("username").fill("alice")
         page.get_by_label("password").fill("wrong")
@@ -450,6 +506,8 @@ def test_login_is_required_when_alignchat_auth_is_set(corpus_data_dir, tmp_path,
         page.get_by_role("button", name="Login").click()
         page.wait_for_selector("#chat")
         shot(page, "auth-02-logged-in")
+        assert page.goto(app.url + "article/wireheading").status == 200
+        assert page.locator("h1").inner_text().startswith("Wireheading")
     finally:
         app.stop()
 
@@ -461,8 +519,10 @@ def test_bundled_model_streams_a_cited_answer(corpus_data_dir, tmp_path, new_pag
         page = new_page()
         open_chat(page, app)
         assert "SmolLM2" in page.locator("#backend-status").inner_text()
-        page.evaluate("""() => { window.__sawDraft = false; new MutationObserver(() => {
-            if (document.querySelector('#chat .draft')) window.__sawDraft = true;
+        page.evaluate("""() => { window.__shown = []; window.__writing = false; new MutationObserver(() => {
+            if (document.querySelector('#chat .partial')) window.__writing = true;
+            const checked = document.querySelector('#chat .partial .checked');
+            if (checked && checked.innerText.trim()) window.__shown.push(checked.innerText.trim());
         }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
         idle_mib = app.rss_mib()
         page.locator("#chat").get_by_text(EXAMPLE).click()
@@ -471,7 +531,10 @@ def test_bundled_model_streams_a_cited_answer(corpus_data_dir, tmp_path, new_pag
             peak_mib = max(peak_mib, app.rss_mib())
             time.sleep(0.2)
         reply = wait_reply(page, 1)
-        assert page.evaluate("window.__sawDraft"), "the answer did not stream"
+        assert page.evaluate("window.__writing"), "no progress was shown while the model wrote"
+        shown = page.evaluate("window.__shown")  # the checked sentences, as the reader saw them appear
+        final = reply.locator(".answer > p").first.inner_text()
+        assert all(final.startswith(partial) for partial in shown), "a sentence shown while writing was taken back"
         assert reply.locator(".answer > p a").count() >= 1
         assert reply.locator("details.sources li[id]").count() >= 1
         shot(page, "bundled-01-streamed-answer")

@@ -16,7 +16,7 @@ from bot.core.types import Citation, Reference
 from bot.web.export import answer_markdown, conversation_markdown
 from bot.web.feedback import FeedbackLog, questions_from_feedback
 from bot.web.library import UploadRejected, parse_urls, safe_name, save_upload, search_articles
-from bot.web.render import answer_html, draft_html, link_markers, notice_html, safe_url, sources_block
+from bot.web.render import answer_html, article_url, link_markers, notice_html, partial_html, safe_url, sources_block
 from bot.web.session import ChatSession, Turn
 
 HOSTILE = Citation(
@@ -50,23 +50,33 @@ def test_document_text_is_escaped_and_unsafe_links_are_not_rendered():
     assert "<img" not in page and "<b>one</b>" not in page and "<b>Mallory</b>" not in page and "<i>x</i>" not in page
     assert "javascript:" not in page.replace("[click](javascript:alert(4))", "")  # only as escaped quote text
     assert 'href="javascript' not in page
-    assert '<a href="#turn3-source-1"' in page and 'id="turn3-source-1"' in page
+    assert 'id="turn3-source-1"' in page
     assert '<a href="https://example.org/post#:~:text=' in page and 'rel="noopener noreferrer"' in page
     assert "[7]" not in page  # a marker without a source is dropped
     assert "A &amp; B" in page
 
 
-def test_markers_link_to_the_page_or_to_the_sources_entry():
+def test_markers_and_titles_open_the_cited_passage_in_the_app_and_web_articles_keep_their_page():
     text = link_markers("One [1], two [2].", [HOSTILE, LINKED])
-    assert '<a href="#source-1" title="Reward &lt;script&gt;alert(1)&lt;/script&gt;">[1]</a>' in text
-    assert 'href="https://example.org/post#:~:text=' in text and 'target="_blank"' in text
+    assert ('<a href="article/evil?quote=He%20said%20%3Cimg%20src%3Dx%20onerror%3D%22alert%283%29%22%3E%20%5Bclick%5D'
+            '%28javascript%3Aalert%284%29%29#cited" target="_blank" rel="noopener" '
+            'title="Reward &lt;script&gt;alert(1)&lt;/script&gt;">[1]</a>') in text
+    assert '<a href="article/ok?quote=Reward%20is%20not%20the%20optimization%20target%2C%20says%20the%20post.#cited"' in text
+    assert "https://" not in text
+    block = sources_block([HOSTILE, LINKED])
+    assert '<a href="article/evil?quote=' in block and '<a href="article/ok?quote=' in block
+    assert block.count("original ↗") == 1  # only the web article has a page of its own
+    assert '<a href="https://example.org/post#:~:text=Reward%20is%20not%20the%20optimization%20target' in block
+    assert article_url(Citation(3, "https://example.org/p?x=1#y", "t", (), "", "", "a b")) == \
+        "article/https%3A%2F%2Fexample.org%2Fp%3Fx%3D1%23y?quote=a%20b#cited"  # any doc_id is one path segment
 
 
 def test_abstention_lists_the_closest_sources_and_drafts_and_notices_are_escaped():
     page = answer_html(Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=[LINKED]))
     assert "Closest sources (1)" in page and 'class="answer abstained"' in page
     assert page.index(MESSAGES[Reason.NOTHING_RELEVANT].split(",")[0]) < page.index("Closest sources")
-    assert "&lt;script&gt;" in draft_html("<script>x</script>\n\nsecond") and "<p>second" in draft_html("a\n\nsecond")
+    partial = partial_html("<script>x</script> checked [1].", [HOSTILE], 12)
+    assert "&lt;script&gt;" in partial and "[1]</a>" in partial and "12 words drafted" in partial
     assert notice_html("<b>down</b>") == '<p class="notice">⚠ &lt;b&gt;down&lt;/b&gt;</p>'
     assert sources_block([]) == ""
 
@@ -79,6 +89,15 @@ def test_an_answer_in_the_sources_words_says_so_in_its_sources_block_not_in_the_
     assert body.startswith('<div class="answer"><p>Reward is not the optimization target')
     assert "could not be matched to the sources" in sources and "could not be matched" not in body
     assert "could not be matched" not in answer_html(Cited(cited.answer_text, [LINKED]))
+
+
+def test_the_sources_block_says_which_sentences_are_quoted_and_what_was_left_out():
+    mixed = answer_html(Cited("The model's sentence [1]. A quoted one [1].", [LINKED], quoted_sentences=1,
+                              unsupported_sentences=2, supported_sentences=2))
+    body, sources = mixed.split('<details class="sources">')
+    assert "The last 1 sentence(s) quote the sources directly." in sources
+    assert "2 sentence(s) of the model&#x27;s draft were left out: no source supports them." in sources
+    assert "left out" not in body and "quote the sources" not in body
 
 
 # --- feedback and export --------------------------------------------------------------------------------

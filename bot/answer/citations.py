@@ -1,10 +1,12 @@
-"""Turns a generated answer into checked, numbered citations.
+"""Turns a generated answer into checked, numbered citations, one sentence at a time.
 
 The model's `[n]` markers are normalised, markers that point at nothing are removed, every
 sentence is checked against the passages it cites (a citation that does not support its
 sentence is dropped; an uncited sentence gets the clearly best-supporting source), and sources
 are numbered by article in order of first citation, keeping numbers across a conversation.
-None of this depends on the model being smart.
+Sentences are checked as soon as they are complete, so the page shows the checked answer while
+the model is still writing, and what a reader watched is what stays. None of this depends on
+the model being smart.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.core.markers import MARKER, split_markers, with_markers
+from bot.core.markup import plain
 from bot.core.text import content_words, overlap, sentences
 from bot.core.types import Citation, Source
 
@@ -20,6 +23,16 @@ SUPPORTED = 0.5  # share of a sentence's content words a passage must contain to
 KEEP = 0.25  # below this, a citation the model made is dropped as not supporting its sentence
 MIN_WORDS = 3  # shorter sentences ("Yes.") are not claims worth checking
 QUOTE_CHARS = 400
+_ENDS_AS_STATEMENT = re.compile(r"[.!][\"'”’)]*$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_OPENS_SENTENCE = re.compile(r"^[\"'“‘(]?[A-Za-z0-9]")
+
+
+@dataclass
+class CheckedSentence:
+    text: str  # with the conversation's [n] markers
+    claim: bool  # long enough to be checked
+    supported: bool
 
 
 @dataclass
@@ -44,64 +57,126 @@ def _attach_leading_markers(parts: list[str]) -> list[str]:
     return out
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of an answer, each with the markers that follow it."""
+    return _attach_leading_markers(sentences(text))
+
+
+def complete_sentences(text: str) -> list[str]:
+    """The sentences of a partial answer that can no longer change: each is followed by the
+    start of another. A last part that is not yet a word or two (it may be a marker still being
+    written, which belongs to the sentence before) keeps that sentence open too."""
+    parts = split_sentences(text)
+    last = parts[-1].lstrip() if parts else ""
+    started = bool(_OPENS_SENTENCE.match(last)) and len(last.split()) > 1
+    return parts[:-1] if started else parts[:-2]
+
+
 def _best_quote(claims: list[set[str]], source: Source) -> str:
-    candidates = [s for p in source.passages for s in sentences(p.text)]
+    candidates = [s for p in source.passages for s in sentences(plain(p.text))]
     if not candidates:
-        return source.best.text[:300]
+        return plain(source.best.text)[:300]
     words = set().union(*claims) if claims else set()
     best = max(candidates, key=lambda s: len(content_words(s) & words))
     return best if len(best) <= QUOTE_CHARS else best[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-def check(answer: str, sources: list[Source], numbering: dict[str, int],
-          idf: dict[str, float] | None = None) -> CheckedAnswer:
-    """Verify `answer`, whose markers [1..len(sources)] refer to `sources` in order.
+class Checker:
+    """Checks one answer sentence by sentence against the sources it was written from.
 
     `numbering` maps doc_id to the number the article has in this conversation; the result
     carries it extended with new cited articles in order of first citation (the argument is
-    left as it was, so a draft that is thrown away numbers nothing). `idf` weighs rare words.
+    left as it was, so an answer that is not kept numbers nothing). `idf` weighs rare words.
+    With `drop_unsupported` (for a model's draft), a claim no source supports is left out of the
+    answer (and counted), and so is a sentence too short to be checked.
     """
-    evidence = [content_words(" ".join(p.text for p in s.passages) + " " + s.best.title) for s in sources]
-    checked: list[tuple[str, list[int]]] = []
-    unsupported = supported = 0
-    claims_by_source: dict[int, list[set[str]]] = {}
-    seen: set[str] = set()
-    for raw in _attach_leading_markers(sentences(answer)):
+
+    def __init__(self, sources: list[Source], numbering: dict[str, int], idf: dict[str, float] | None = None,
+                 drop_unsupported: bool = False) -> None:
+        self.sources = sources
+        self.idf = idf
+        self.drop_unsupported = drop_unsupported
+        texts = [" ".join(p.text for p in s.passages) + " " + s.best.title for s in sources]
+        self._evidence = [content_words(text) for text in texts]
+        self._numbers = [set(_NUMBER.findall(text)) for text in texts]
+        self._numbering = dict(numbering)
+        self._local_to_global: dict[int, int] = {}
+        self._claims_by_source: dict[int, list[set[str]]] = {}
+        self._seen: set[str] = set()
+        self.sentences: list[CheckedSentence] = []
+        self.unsupported = 0
+        self.supported = 0
+
+    def add(self, raw: str) -> CheckedSentence | None:
+        """Check one sentence (with its markers); None when it adds nothing to the answer (a
+        repeat, which small models write, or a claim left out as unsupported)."""
         bare, cited = split_markers(raw)
-        if not bare or bare.lower() in seen:  # small models loop; say each thing once
-            continue
-        seen.add(bare.lower())
+        if self.drop_unsupported:
+            bare = self._without_title(bare)
+        if not bare or bare.lower() in self._seen:
+            return None
+        self._seen.add(bare.lower())
+        if self.drop_unsupported and not _ENDS_AS_STATEMENT.search(bare):
+            self.unsupported += 1  # a question, a heading or a cut-off line in a draft is no answer
+            return None
         claim = content_words(bare)
-        valid = [n for n in cited if 1 <= n <= len(sources)]
-        scores = {n: overlap(claim, evidence[n - 1], idf) for n in range(1, len(sources) + 1)}
-        keep = [n for n in valid if scores[n] >= KEEP] if len(claim) >= MIN_WORDS else valid
-        if not keep and len(claim) >= MIN_WORDS and scores:
+        is_claim = len(claim) >= MIN_WORDS
+        numbers = set(_NUMBER.findall(bare))
+        valid = [n for n in cited if 1 <= n <= len(self.sources)]
+        scores = {n: overlap(claim, self._evidence[n - 1], self.idf) for n in range(1, len(self.sources) + 1)}
+        keep = [n for n in valid if scores[n] >= KEEP] if is_claim else valid
+        if not keep and is_claim and scores:
             best = max(scores, key=scores.get)
             if scores[best] >= SUPPORTED:
                 keep = [best]
-        if len(claim) >= MIN_WORDS:
-            if any(scores[n] >= SUPPORTED for n in keep):
-                supported += 1
-            else:
-                unsupported += 1
+        # A number (a year, a count) must be in the source as written: overlap cannot tell 2034 from 2022.
+        keep = [n for n in keep if numbers <= self._numbers[n - 1]]
+        supported = is_claim and any(scores[n] >= SUPPORTED for n in keep)
+        if is_claim and not supported:
+            self.unsupported += 1
+            if self.drop_unsupported:
+                return None
+        elif supported:
+            self.supported += 1
+        elif self.drop_unsupported:
+            return None  # "The answer is no." or "For instance:" in a draft says nothing checked
         for n in keep:
-            claims_by_source.setdefault(n, []).append(claim)
-        checked.append((bare, keep))
+            self._claims_by_source.setdefault(n, []).append(claim)
+            if n not in self._local_to_global:
+                doc_id = self.sources[n - 1].doc_id
+                self._numbering.setdefault(doc_id, len(self._numbering) + 1)
+                self._local_to_global[n] = self._numbering[doc_id]
+        checked = CheckedSentence(with_markers(bare, sorted({self._local_to_global[n] for n in keep})), is_claim, supported)
+        self.sentences.append(checked)
+        return checked
 
-    numbering = dict(numbering)
-    local_to_global: dict[int, int] = {}
-    for _, keep in checked:
-        for n in keep:
-            if n not in local_to_global:
-                doc_id = sources[n - 1].doc_id
-                numbering.setdefault(doc_id, len(numbering) + 1)
-                local_to_global[n] = numbering[doc_id]
-    text = " ".join(
-        with_markers(bare, sorted({local_to_global[n] for n in keep})) for bare, keep in checked
-    )
-    citations = [
-        Citation.from_source(number, sources[local - 1], _best_quote(claims_by_source.get(local, []), sources[local - 1]))
-        for local, number in sorted(local_to_global.items(), key=lambda item: item[1])
-    ]
-    return CheckedAnswer(text=text, citations=citations, unsupported_sentences=unsupported,
-                         supported_sentences=supported, numbering=numbering)
+    def _without_title(self, sentence: str) -> str:
+        """A small model often starts a sentence with the title of the note it copies."""
+        for source in self.sources:
+            title = source.best.title
+            if sentence.startswith(title + " ") and sentence[len(title) + 1:][:1].isupper():
+                return sentence[len(title) + 1:]
+        return sentence
+
+    @property
+    def citations(self) -> list[Citation]:
+        """The sources cited so far, numbered as the conversation numbers them."""
+        return [
+            Citation.from_source(number, self.sources[local - 1],
+                                 _best_quote(self._claims_by_source.get(local, []), self.sources[local - 1]))
+            for local, number in sorted(self._local_to_global.items(), key=lambda item: item[1])
+        ]
+
+    def result(self) -> CheckedAnswer:
+        return CheckedAnswer(text=" ".join(s.text for s in self.sentences), citations=self.citations,
+                             unsupported_sentences=self.unsupported, supported_sentences=self.supported,
+                             numbering=dict(self._numbering))
+
+
+def check(answer: str, sources: list[Source], numbering: dict[str, int],
+          idf: dict[str, float] | None = None) -> CheckedAnswer:
+    """Verify a whole `answer`, whose markers [1..len(sources)] refer to `sources` in order."""
+    checker = Checker(sources, numbering, idf)
+    for raw in split_sentences(answer):
+        checker.add(raw)
+    return checker.result()

@@ -27,6 +27,7 @@ class LLMUnavailable(RuntimeError):
 class LLM(Protocol):
     name: str
     context_tokens: int
+    small: bool  # answers from a few chosen sentences (short prompt), not from whole passages
 
     def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield the answer's text pieces as they are generated."""
@@ -36,13 +37,15 @@ class LLM(Protocol):
 class LlamaCppLLM:
     """A local GGUF model run in-process by llama.cpp."""
 
-    def __init__(self, path: Path, n_threads: int | None = None, context_tokens: int = 4096, seed: int = 0) -> None:
+    def __init__(self, path: Path, n_threads: int | None = None, context_tokens: int = 4096, seed: int = 0,
+                 small: bool = False) -> None:
         if not path.is_file():
             raise ModelMissing(f"no GGUF model at {path}: check ALIGNCHAT_LLM=gguf:/path/model.gguf")
         from llama_cpp import Llama
 
         self.name = path.name
         self.context_tokens = context_tokens
+        self.small = small
         threads = n_threads or os.cpu_count() or 1
         try:
             self._model = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
@@ -69,6 +72,7 @@ class OpenAICompatibleLLM:
     def __init__(self, model: str, base_url: str, api_key: str, timeout: float, context_tokens: int = 8192) -> None:
         self.name = model
         self.context_tokens = context_tokens
+        self.small = False
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
@@ -112,7 +116,7 @@ def make_llm(settings: Settings) -> LLM | None:
     if kind == "extractive":
         return None
     if kind == "bundled":
-        return LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, 2048, settings.seed)
+        return LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, 2048, settings.seed, small=True)
     if kind == "gguf":
         return LlamaCppLLM(Path(value).expanduser(), settings.n_threads, seed=settings.seed)
     base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1")

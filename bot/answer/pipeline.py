@@ -14,17 +14,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
-from bot.answer.citations import check
+from bot.answer.citations import Checker, complete_sentences, split_sentences
 from bot.answer.condense import standalone
-from bot.answer.extractive import extract
+from bot.answer.extractive import SHAPES, Candidate, candidates, select
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
-from bot.answer.prompts import build_messages
-from bot.answer.reasoning import strip_thinking, without_thinking
+from bot.answer.prompts import build_messages, build_notes_messages
+from bot.answer.reasoning import without_thinking
 from bot.answer.retrieval import Filters, Retriever
-from bot.core.events import AnswerEvent, Cited, Done, Failed, Reason, Retrieved, Token
-from bot.core.index import IndexStore
+from bot.core.events import AnswerEvent, Cited, Done, Failed, Reason, Retrieved, Sentence, Token
+from bot.core.index import SUMMARY_HEADING, IndexStore
 from bot.core.models import load_embeddings
 from bot.core.settings import Settings
+from bot.core.text import content_words, overlap
 from bot.core.types import Citation, Source
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,11 @@ MAX_QUESTION_CHARS = 2000
 MAX_OTHER_LLMS = 4  # LLMs other than the configured one kept loaded for per-request choices
 RELATED = 3  # closest sources listed with an abstention
 RELATED_QUOTE_CHARS = 300
+MIN_SUPPORTED = 2  # a draft with fewer supported claims is filled up with the sources' own sentences
+TOPPED_UP = 2  # how many of the best sources may get their opening passages added
+OPENING_PASSAGES = 2
+MAX_LEFT_OUT = 4  # draft sentences left out after which the model is stopped
+REPEATED = 0.6  # a source sentence sharing this much of its words with the answer would repeat it
 LLMFactory = Callable[[Settings], LLM | None]
 
 
@@ -113,20 +119,76 @@ def _related(sources: list[Source]) -> list[Citation]:
     return [Citation.from_source(i, s, s.best.text[:RELATED_QUOTE_CHARS]) for i, s in enumerate(sources[:RELATED], start=1)]
 
 
-def _draft(engine: Engine, question: str, sources: list[Source], conversation: Conversation,
-           settings: Settings, timings: dict[str, float], started: float) -> Generator[Token, None, str]:
-    """Stream the LLM's draft (without a reasoning model's thinking); the full draft is the
-    generator's return value. LLMUnavailable propagates to the caller."""
-    messages = build_messages(question, sources, list(range(1, len(sources) + 1)),
-                              settings.answer_style, conversation.turns,
-                              budget_chars=engine.llm.context_tokens * 2)
-    pieces: list[str] = []
-    for piece in without_thinking(engine.llm.stream(messages, settings.max_new_tokens, settings.temperature)):
-        if not pieces:
-            timings["first_token_s"] = time.perf_counter() - started
-        pieces.append(piece)
-        yield Token(piece)
-    return strip_thinking("".join(pieces))
+def _prompt(engine: Engine, question: str, sources: list[Source], chosen: list[Candidate],
+            conversation: Conversation, settings: Settings) -> list[dict[str, str]]:
+    """A small model gets the chosen sentences as notes; a capable one the passages themselves."""
+    if engine.llm.small:
+        return build_notes_messages(question, [(c.source, sources[c.source - 1].best.title, c.text) for c in chosen])
+    return build_messages(question, sources, list(range(1, len(sources) + 1)), settings.answer_style,
+                          conversation.turns, budget_chars=engine.llm.context_tokens * 2)
+
+
+def _add_readable_passages(store: IndexStore, sources: list[Source]) -> None:
+    """A top source whose retrieved passages hold no sentence an answer can use (its summary and a
+    list of related articles match a question about it best) also gets its opening passages: a
+    question about an article should be answered from it."""
+    for source in sources[:TOPPED_UP]:
+        if candidates([source]):
+            continue
+        held = {p.chunk_id for p in source.passages}
+        opening = [p for p in store.passages_of(source.doc_id)
+                   if p.chunk_id not in held and p.headings != (SUMMARY_HEADING,)][:OPENING_PASSAGES]
+        source.passages.extend(opening)
+
+
+def _checked_stream(pieces: Generator[str, None, None], checker: Checker, wanted: int, timings: dict[str, float],
+                    started: float) -> Iterator[Token | Sentence]:
+    """The model's stream as progress tokens, and each sentence checked as soon as it is
+    complete (a claim no source supports is left out). Generation stops once the answer has
+    the sentences its style asks for, or when the model keeps writing what no source supports:
+    a small model that has lost the thread only gets slower and further off. LLMUnavailable
+    propagates."""
+    text = ""
+    done = 0
+    try:
+        for piece in pieces:
+            if not text:
+                timings["first_token_s"] = time.perf_counter() - started
+            text += piece
+            yield Token(piece)
+            complete = complete_sentences(text)
+            for raw in complete[done:]:
+                yield from _shown(checker, raw, timings, started)
+            done = max(done, len(complete))
+            if len(checker.sentences) >= wanted or done - len(checker.sentences) >= MAX_LEFT_OUT:
+                return
+        for raw in split_sentences(text)[done:]:
+            yield from _shown(checker, raw, timings, started)
+    finally:
+        pieces.close()  # a local model stops generating; a server's stream is closed
+
+
+def _shown(checker: Checker, raw: str, timings: dict[str, float], started: float, quoted: bool = False) -> Iterator[Sentence]:
+    sentence = checker.add(raw)
+    if sentence is not None:
+        timings.setdefault("first_sentence_s", time.perf_counter() - started)
+        yield Sentence(sentence.text, checker.citations, quoted=quoted)
+
+
+def _quotes_to_add(checker: Checker, chosen: list[Candidate], wanted: int) -> list[str]:
+    """Chosen source sentences that say something the answer does not say yet, up to `wanted`
+    sentences in all: what fills an answer when the model's draft left too little."""
+    said = [content_words(s.text) for s in checker.sentences]
+    room = wanted - len(checker.sentences)
+    out = []
+    for c in chosen:
+        words = content_words(c.text)
+        if room <= len(out):
+            break
+        if all(overlap(words, w) < REPEATED for w in said):
+            out.append(f"{c.text} [{c.source}]")
+            said.append(words)
+    return out
 
 
 def answer(question: str, engine: Engine, conversation: Conversation | None = None,
@@ -148,6 +210,7 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     query = conversation.query_for(question)
     vector = engine.retriever.embed(query)
     sources = engine.retriever.search(query, settings.top_k, filters, vector=vector)
+    _add_readable_passages(engine.store, sources)
     timings["retrieval_s"] = time.perf_counter() - started
     yield Retrieved([p for s in sources for p in s.passages])
 
@@ -159,28 +222,32 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
         yield Done(timings)
         return
 
-    if engine.llm is None:
-        draft = extract(question, sources, engine.embeddings)
-    else:
+    chosen = select(question, sources, engine.embeddings, settings.answer_style)
+    wanted = SHAPES.get(settings.answer_style, SHAPES["concise"]).sentences
+    checker = Checker(sources, conversation.numbering, engine.retriever.idf, drop_unsupported=engine.llm is not None)
+    if engine.llm is not None:
+        messages = _prompt(engine, question, sources, chosen, conversation, settings)
+        stream = without_thinking(engine.llm.stream(messages, settings.max_new_tokens, settings.temperature))
         try:
-            draft = yield from _draft(engine, question, sources, conversation, settings, timings, started)
+            yield from _checked_stream(stream, checker, wanted, timings, started)
         except LLMUnavailable as exc:
             yield Failed(str(exc))
             return
-
-    idf = engine.retriever.idf
-    checked = check(draft, sources, conversation.numbering, idf)
-    fallback = engine.llm is not None and (
-        not checked.citations or checked.unsupported_sentences > checked.supported_sentences)
-    if fallback:
-        # A draft that the sources mostly do not support is not shown as the answer: weak
-        # local models invent, and the reader gets the sources' own words instead.
-        checked = check(extract(question, sources, engine.embeddings), sources, conversation.numbering, idf)
+    drafted = len(checker.sentences)
+    if checker.supported < MIN_SUPPORTED:
+        # Too little of the draft (or no draft: no LLM) stands: the sources' own sentences say the rest.
+        for raw in _quotes_to_add(checker, chosen, max(wanted, drafted + MIN_SUPPORTED)):
+            yield from _shown(checker, raw, timings, started, quoted=True)
+    checked = checker.result()
+    quoted = len(checker.sentences) - drafted
+    fallback = engine.llm is not None and drafted == 0
     conversation.numbering = checked.numbering
     conversation.turns.append((question, checked.text))
-    conversation.last_titles = [c.title for c in checked.citations]
-    yield Cited(checked.text, checked.citations, fallback=fallback, extracted=fallback or engine.llm is None,
-                reason=Reason.DRAFT_UNSUPPORTED if fallback else None,
+    cited = {c.doc_id for c in checked.citations}
+    # In retrieval order: the articles closest to the question, whatever sentence cited them first.
+    conversation.last_titles = [s.best.title for s in sources if s.doc_id in cited]
+    yield Cited(checked.text, checked.citations, fallback=fallback, extracted=engine.llm is None or fallback,
+                reason=Reason.DRAFT_UNSUPPORTED if fallback else None, quoted_sentences=quoted,
                 unsupported_sentences=checked.unsupported_sentences, supported_sentences=checked.supported_sentences)
     timings["total_s"] = time.perf_counter() - started
     yield Done(timings)

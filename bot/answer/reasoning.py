@@ -5,27 +5,24 @@ never checked as a claim.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterator
 
 OPEN, CLOSE = "<think>", "</think>"
-_BLOCK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
 
 
-def strip_thinking(text: str) -> str:
-    """The answer part of a complete reply. Some chat templates put the opening tag in the prompt,
-    so a closing tag alone also ends the thinking; an unclosed block (cut off by the token limit)
-    leaves no answer."""
-    text = _BLOCK.sub("", text)
-    if CLOSE in text:
-        text = text.rsplit(CLOSE, 1)[1]
-    return text.strip()
+def without_thinking(pieces: Iterator[str]) -> Generator[str, None, None]:
+    """The pieces of a streamed reply, minus a leading thinking block (held back until it closes).
+    Closing this generator closes the model's stream too, which stops the generation."""
+    try:
+        yield from _answer_part(pieces)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
 
 
-def without_thinking(pieces: Iterable[str]) -> Iterator[str]:
-    """The pieces of a streamed reply, minus a leading thinking block (held back until it closes)."""
+def _answer_part(stream: Iterator[str]) -> Iterator[str]:
     buffer = ""
-    stream = iter(pieces)
     for piece in stream:
         buffer += piece
         head = buffer.lstrip()

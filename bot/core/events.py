@@ -42,9 +42,21 @@ class Retrieved:
 
 @dataclass
 class Token:
-    """A piece of the model's draft as it is generated (never a reasoning model's thinking)."""
+    """A piece of the model's draft as it is generated (never a reasoning model's thinking).
+    Front ends show progress from these, not the text: only checked sentences are the answer."""
 
     text: str
+
+
+@dataclass
+class Sentence:
+    """One sentence of the answer, checked and shown as soon as it is complete. The answer is
+    these sentences joined, so what a reader watched is what stays; `citations` are the
+    sources cited so far."""
+
+    text: str
+    citations: list[Citation]
+    quoted: bool = False  # the sources' own sentence, not the model's
 
 
 @dataclass
@@ -58,8 +70,9 @@ class Cited:
     fallback: bool = False  # an LLM's draft was replaced by the sources' own sentences
     extracted: bool = False  # the answer is the sources' own sentences (no LLM, or a fallback)
     reason: Reason | None = None  # why it abstained or fell back
-    unsupported_sentences: int = 0
+    unsupported_sentences: int = 0  # the model's claims no source supports (left out of the answer)
     supported_sentences: int = 0
+    quoted_sentences: int = 0  # the sources' own sentences (all of them when extracted)
     related: list[Citation] = field(default_factory=list)  # closest sources when abstaining
 
     @property
@@ -78,4 +91,21 @@ class Failed:
     message: str
 
 
-AnswerEvent = Retrieved | Token | Cited | Done | Failed
+AnswerEvent = Retrieved | Token | Sentence | Cited | Done | Failed
+
+
+def answer_notes(cited: Cited) -> list[str]:
+    """What a reader should know about how an answer was put together, in words (shown with its
+    sources, never as a prefix of the answer)."""
+    notes = []
+    if cited.fallback and cited.reason:
+        notes.append(MESSAGES[cited.reason])
+    elif cited.extracted:
+        notes.append("This answer quotes the sources' own sentences.")
+    elif cited.quoted_sentences:
+        notes.append(f"The last {cited.quoted_sentences} sentence(s) quote the sources directly.")
+    if cited.unsupported_sentences and not cited.abstained:
+        notes.append(f"{cited.unsupported_sentences} sentence(s) of the model's draft were left out: "
+                     "no source supports them.")
+    return notes
+

@@ -135,6 +135,18 @@ def _markdown(passages: list[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
+def _article(passages: list[Passage]) -> Article:
+    """One article from all its chunks: the text in order, with its headings, without the summary
+    chunk (the summary is a field) and the overlap between neighbours."""
+    passages = sorted(passages, key=lambda p: p.position)
+    first = passages[0]
+    if first.position == 0 and first.headings == (SUMMARY_HEADING,) and first.summary.startswith(first.text):
+        passages = passages[1:] or passages
+    return Article(doc_id=first.doc_id, title=first.title, text=_markdown(passages), authors=first.authors, url=first.url,
+                   date=first.date, source=first.source, tags=first.tags, summary=first.summary,
+                   references=first.references)
+
+
 @dataclass
 class ArticleInfo:
     """One indexed article, as the Library tab lists it."""
@@ -217,24 +229,24 @@ class IndexStore:
         ]
 
     def stored_articles(self) -> list[Article]:
-        """Every indexed article with its text put back together from its chunks, in order, with
-        its headings, without the summary chunk and the overlap between neighbours: whole articles
+        """Every indexed article with its text put back together from its chunks: whole articles
         from whatever the index holds, wherever they were read from (the evaluation's baseline
         re-chunks them its own way)."""
         by_doc: dict[str, list[Passage]] = {}
         for passage in self._passages(self._get_all(["metadatas", "documents"])):
             by_doc.setdefault(passage.doc_id, []).append(passage)
-        articles = []
-        for doc_id, passages in by_doc.items():
-            passages.sort(key=lambda p: p.position)
-            first = passages[0]
-            if first.position == 0 and first.headings == (SUMMARY_HEADING,) and first.summary.startswith(first.text):
-                passages = passages[1:] or passages
-            text = _markdown(passages)
-            articles.append(Article(doc_id=doc_id, title=first.title, text=text, authors=first.authors, url=first.url,
-                                    date=first.date, source=first.source, tags=first.tags, summary=first.summary,
-                                    references=first.references))
-        return articles
+        return [_article(passages) for passages in by_doc.values()]
+
+    def passages_of(self, doc_id: str) -> list[Passage]:
+        """Every chunk of one article, in order, read with one filtered get (any index size)."""
+        passages = self._passages(self.collection.get(where={DOC_ID: doc_id}, include=["metadatas", "documents"]))
+        return sorted(passages, key=lambda p: p.position)
+
+    def article(self, doc_id: str) -> Article | None:
+        """One article put back together from its chunks (None: not in the index): the article
+        page opens one at a time."""
+        passages = self.passages_of(doc_id)
+        return _article(passages) if passages else None
 
     def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
         """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""

@@ -19,6 +19,7 @@ from typing import Any
 from bot.core.identity import canonical_url
 from bot.core.markers import strip_markers
 from bot.core.text import content_words
+from bot.eval.readability import readability_problems
 
 RankedArticle = tuple[str, str]
 """(doc_id, url) of one retrieved or cited article."""
@@ -231,7 +232,11 @@ class QuestionResult:
     sentences_cited: int | None = None
     sentences_supported: int | None = None
     first_token_s: float | None = None
+    first_sentence_s: float | None = None  # the first checked sentence on screen
     answer_s: float | None = None
+    draft_discarded: bool | None = None  # an LLM's whole draft was replaced by the sources' sentences
+    draft_dropped: int | None = None  # the draft's sentences left out as unsupported
+    quoted_sentences: int | None = None  # the answer's sentences quoted from the sources
     semantic_similarity: float | None = None
     # opinions of an LLM judge (bot.eval.judge), when one was asked
     judge_faithfulness: float | None = None
@@ -246,6 +251,7 @@ class QuestionResult:
     key_terms: float | None = None
     citation_precision: float | None = None
     citation_recall: float | None = None
+    readability: list[str] | None = None  # what a reader would stumble on (bot.eval.readability)
 
     @property
     def answered(self) -> bool:
@@ -264,6 +270,7 @@ class QuestionResult:
         self.token_f1 = token_f1(answer, self.reference_answer) if compare else None
         self.rouge_l = rouge_l(answer, self.reference_answer) if compare else None
         self.key_terms = key_term_coverage(answer, self.reference_answer) if compare else None
+        self.readability = readability_problems(answer) if self.answered else None
         self.citation_precision, self.citation_recall = (
             citation_precision_recall(self.cited, gold) if self.cited is not None else (None, None)
         )
@@ -349,6 +356,12 @@ def summarize(results: Sequence[QuestionResult], judge: str | None = None) -> di
             "rouge_l": _mean(r.rouge_l for r in answered),
             "key_terms": _mean(r.key_terms for r in answered),
             "semantic_similarity": _mean(r.semantic_similarity for r in answered),
+            "readable_rate": _mean(float(not r.readability) for r in scored if r.answered),
+        },
+        "drafts": {
+            "discarded_rate": _mean(float(r.draft_discarded) for r in scored if r.answered and r.draft_discarded is not None),
+            "sentences_dropped": sum(r.draft_dropped or 0 for r in scored),
+            "sentences_quoted": sum(r.quoted_sentences or 0 for r in scored),
         },
         "abstention": {
             "accuracy": _mean(float(bool(r.abstained)) for r in decided if not r.answerable),
@@ -359,6 +372,7 @@ def summarize(results: Sequence[QuestionResult], judge: str | None = None) -> di
             "retrieval_p50_ms": _round(percentile((r.retrieval_ms for r in scored), 50)),
             "retrieval_p95_ms": _round(percentile((r.retrieval_ms for r in scored), 95)),
             "first_token_p50_s": _round(percentile(_present(r.first_token_s for r in scored), 50)),
+            "first_sentence_p50_s": _round(percentile(_present(r.first_sentence_s for r in scored), 50)),
             "answer_p50_s": _round(percentile(_present(r.answer_s for r in scored), 50)),
         },
         "judged": None if judge is None else {

@@ -41,6 +41,8 @@ RATES: tuple[tuple[str, str, str], ...] = (
     ("answers", "rouge_l", "answer ROUGE-L"),
     ("answers", "key_terms", "answer key terms"),
     ("answers", "semantic_similarity", "answer semantic similarity"),
+    ("answers", "readable_rate", "answers that read as prose"),
+    ("drafts", "discarded_rate", "LLM drafts discarded"),
     ("abstention", "accuracy", "abstention accuracy"),
     ("abstention", "off_topic_accuracy", "off-topic abstention"),
     ("abstention", "false_abstain_rate", "false abstention rate"),
@@ -49,9 +51,10 @@ LATENCIES: tuple[tuple[str, str, str], ...] = (
     ("latency", "retrieval_p50_ms", "retrieval p50 (ms)"),
     ("latency", "retrieval_p95_ms", "retrieval p95 (ms)"),
     ("latency", "first_token_p50_s", "first token p50 (s)"),
+    ("latency", "first_sentence_p50_s", "first checked sentence p50 (s)"),
     ("latency", "answer_p50_s", "answer p50 (s)"),
 )
-LOWER_IS_BETTER = frozenset({("abstention", "false_abstain_rate")} | {(s, k) for s, k, _ in LATENCIES})
+LOWER_IS_BETTER = frozenset({("abstention", "false_abstain_rate"), ("drafts", "discarded_rate")} | {(s, k) for s, k, _ in LATENCIES})
 WORST_N = 10
 
 
@@ -166,6 +169,15 @@ def _worst_section(scored: Sequence[QuestionResult]) -> list[str]:
                      _cell(", ".join(top) or "(nothing)")])
     header = ["Id", "Question", "MRR@10", "Gold", "Top 3 retrieved (✓ = gold)"]
     return [f"## {WORST_N} worst questions by MRR@10", ""] + _table(header, rows)
+
+
+def _unreadable_section(scored: Sequence[QuestionResult]) -> list[str]:
+    """The answers a reader would stumble on, with what tripped them (none: no section)."""
+    rows = [[_cell(r.id), _cell(r.question), _cell("; ".join(r.readability))] for r in scored if r.readability]
+    if not rows:
+        return []
+    return ([f"## Answers that do not read as prose ({len(rows)})", ""]
+            + _table(["Id", "Question", "What a reader stumbles on"], rows[:WORST_N]))
 
 
 def _is_worse(section: str, key: str, change: float) -> bool:
@@ -290,6 +302,7 @@ def write_report(
     lines += _tag_section(by_tag)
     lines += ["## Latency", "", f"![Latency histograms]({LATENCY_PNG})", ""]
     lines += _worst_section(scored)
+    lines += _unreadable_section(scored)
     if compare_summary is not None or compare_results is not None:
         lines += ["## Changes since the previous run", ""]
         if compare_summary is not None:

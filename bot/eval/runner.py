@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bot.answer.pipeline import Conversation, Engine, answer
-from bot.core.events import Cited, Retrieved, Token
+from bot.core.events import Cited, Retrieved, Sentence, Token
 from bot.core.markers import marker_numbers
 from bot.core.types import Passage, text_hash
 from bot.eval.baseline import NaiveBaseline
@@ -73,6 +73,8 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
     for event in answer(item["question"], engine, conversation):
         if isinstance(event, Token) and result.first_token_s is None:
             result.first_token_s = round(time.perf_counter() - started, 4)
+        elif isinstance(event, Sentence) and result.first_sentence_s is None:
+            result.first_sentence_s = round(time.perf_counter() - started, 4)
         elif isinstance(event, Retrieved):
             given = event.passages
         elif isinstance(event, Cited):
@@ -90,6 +92,9 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
     result.markers_valid = sum(n in numbers for n in markers)
     result.sentences_cited = cited.supported_sentences + cited.unsupported_sentences
     result.sentences_supported = cited.supported_sentences
+    if engine.llm is not None and not cited.abstained:
+        result.draft_discarded, result.draft_dropped = cited.fallback, cited.unsupported_sentences
+    result.quoted_sentences = cited.quoted_sentences
     if not cited.abstained and result.reference_answer:
         vectors = np.asarray(engine.embeddings.embed_documents([cited.answer_text, result.reference_answer]))
         result.semantic_similarity = round(float(vectors[0] @ vectors[1]), 4)

@@ -14,12 +14,13 @@ import gradio as gr
 from bot.answer.llm import LLMUnavailable
 from bot.answer.pipeline import MAX_QUESTION_CHARS, Engine, answer
 from bot.answer.retrieval import Filters
-from bot.core.events import Cited, Failed, Retrieved, Token
+from bot.core.events import Cited, Failed, Retrieved, Sentence, Token
 from bot.core.models import ModelMissing
+from bot.core.types import Citation
 from bot.web.backends import MAX_MODEL_CHARS, MAX_TOP_K, STYLES, Backends, status_html
 from bot.web.export import answer_markdown, conversation_markdown
 from bot.web.feedback import MAX_COMMENT_CHARS, FeedbackLog
-from bot.web.render import answer_html, draft_html, notice_html, pending_html, question_html
+from bot.web.render import answer_html, notice_html, partial_html, pending_html, question_html
 from bot.web.session import ChatSession, Turn
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ EXAMPLES = [
     "What is wireheading and why does it worry alignment researchers?",
 ]
 EMPTY_LIBRARY = "The library is empty: add articles in the Library tab (or run `python -m ingest`), then ask again."
+PROGRESS_WORDS = 8  # the "words drafted" count is redrawn every few words, not on every token
 CRASHED = "Something went wrong while answering; the details are in the server log. Please try again."
 COPY_JS = """(text) => {
   if (!text) { return; }
@@ -86,15 +88,22 @@ class ChatTab:
         try:
             settings = self.backends.settings_for(self.engine.settings, backend, model, style, top_k)
             engine = self.engine.for_settings(settings)
-            draft, retrieved = "", False
+            shown: list[str] = []
+            citations: list[Citation] = []
+            words, retrieved = 0, False
             for event in answer(question, engine, session.conversation, settings, Filters(tags=tuple(tags or ()))):
                 if isinstance(event, Retrieved):
                     retrieved = True
                     if engine.llm is not None:
                         yield pending_html(f"Found {len(event.passages)} passages; writing the answer…")
                 elif isinstance(event, Token):
-                    draft += event.text
-                    yield draft_html(draft)
+                    words += len(event.text.split())
+                    if words % PROGRESS_WORDS == 0 or not shown:
+                        yield partial_html(" ".join(shown), citations, words)
+                elif isinstance(event, Sentence):
+                    shown.append(event.text)
+                    citations = event.citations
+                    yield partial_html(" ".join(shown), citations, words)
                 elif isinstance(event, Failed):
                     # After retrieval only the LLM can fail: say how to get an answer anyway.
                     hint = ". You can also pick another backend under Settings." if retrieved else ""

@@ -1,4 +1,5 @@
-"""The AlignChat web app: Chat, Library and Evaluation tabs, and the `/ask` API endpoint.
+"""The AlignChat web app: Chat, Library and Evaluation tabs, the `/ask` API endpoint, and each
+article's own page (`/article/{doc_id}`), where a citation opens at the passage it quotes.
 
 The page renders the answer pipeline's events (bot.answer.pipeline) and holds no retrieval or prompt
 logic. Each browser session has its own conversation (gr.State); answers stream on worker
@@ -7,20 +8,26 @@ threads, so one user's long answer does not hold up another user's page.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from bot.answer.pipeline import Conversation, Engine, answer
 from bot.core.events import Cited, Failed
+from bot.web.article_page import CSP, article_html, login_html, missing_html
 from bot.web.backends import status_html
 from bot.web.chat_tab import ChatTab
 from bot.web.eval_tab import EvalTab
 from bot.web.library_tab import LibraryTab
-from bot.web.render import answer_html, notice_html
+from bot.web.render import ARTICLE_ROUTE, answer_html, notice_html
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +75,47 @@ def build_app(engine: Engine) -> gr.Blocks:
     return app
 
 
+async def _logged_in(request: Request) -> bool:
+    """Whether Gradio's login lets this request in, by the check its own `/gradio_api/user` route
+    makes (gradio.routes.App.create_app): the session cookie's token among the tokens of those
+    logged in. Gradio exposes no dependency for it; anything missing refuses the visitor."""
+    app = request.app
+    auth, dependency = getattr(app, "auth", None), getattr(app, "auth_dependency", None)
+    if auth is None and dependency is None:
+        return True
+    if dependency is not None:
+        user = dependency(request)
+        return (await user if inspect.isawaitable(user) else user) is not None
+    cookie_id, tokens = getattr(app, "cookie_id", None), getattr(app, "tokens", None)
+    if cookie_id is None or tokens is None:
+        log.error("this Gradio keeps its logins elsewhere: article pages refuse every visitor")
+        return False
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(f"access-token-unsecure-{cookie_id}")
+    return tokens.get(token) is not None
+
+
+def article_routes(engine: Engine) -> list[Route]:
+    """The article page, served by the app itself: logged-in visitors only (when a login is set),
+    read with one filtered get of the index (the engine's current one: the Library tab changes it)."""
+
+    async def article(request: Request) -> HTMLResponse:
+        chat_url = request.scope.get("root_path", "") + "/"
+        headers = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}
+        if not await _logged_in(request):
+            return HTMLResponse(login_html(chat_url), status_code=401, headers=headers)
+        doc_id = request.path_params["doc_id"]
+        found = await run_in_threadpool(engine.store.article, doc_id)
+        if found is None:
+            return HTMLResponse(missing_html(doc_id, chat_url), status_code=404, headers=headers)
+        return HTMLResponse(article_html(found, request.query_params.get("quote", ""), chat_url), headers=headers)
+
+    return [Route(ARTICLE_ROUTE + "/{doc_id:path}", article, methods=["GET"])]
+
+
 def launch_options(engine: Engine, host: str, port: int) -> dict[str, Any]:
-    """Server options: login when ALIGNCHAT_AUTH is set, the upload limit, and only the data
-    dir's evaluation runs servable besides Gradio's own (data-dir) temp folder."""
+    """Server options: login when ALIGNCHAT_AUTH is set, the upload limit, only the data dir's
+    evaluation runs servable besides Gradio's own (data-dir) temp folder, and the article pages
+    (routes of the FastAPI app Gradio creates at launch, ahead of its own)."""
     settings = engine.settings
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
     return {
@@ -85,5 +130,6 @@ def launch_options(engine: Engine, host: str, port: int) -> dict[str, Any]:
         "run_history": False,
         "footer_links": ["api", "settings"],
         "css": CSS,
+        "app_kwargs": {"routes": article_routes(engine)},
     }
 

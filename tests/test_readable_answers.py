@@ -1,0 +1,85 @@
+"""What a reader gets offline: answers that read as prose on every bundled question, styles that
+differ, and text cleaned of the markup real posts are written in."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from bot.answer.pipeline import Conversation, answer
+from bot.core.events import Cited
+from bot.core.markup import plain
+from bot.core.paths import QUESTIONS_FILE
+from bot.core.text import sentences
+from bot.eval.questions import load_questions
+from bot.eval.readability import readability_problems
+
+MARKUP = {"html tag", "emphasis marks", "code marks", "latex", "callout", "footnote marker", "markdown heading",
+          "markdown link", "list bullet"}
+HEADLINE = "Will an AI trained with rewards just want the reward?"
+
+
+def final(engine, question: str, style: str = "concise") -> Cited:
+    settings = engine.settings.model_copy(update={"answer_style": style})
+    return next(e for e in answer(question, engine, Conversation(), settings) if isinstance(e, Cited))
+
+
+def test_every_bundled_question_gets_an_answer_that_reads_as_prose(extractive_engine):
+    unreadable = {}
+    for item in load_questions(QUESTIONS_FILE):
+        cited = final(extractive_engine, item["question"])
+        if not cited.abstained and readability_problems(cited.text):
+            unreadable[item["id"]] = readability_problems(cited.text)
+    assert unreadable == {}
+
+
+def test_the_headline_question_is_answered_first_without_headings_or_summaries(extractive_engine):
+    cited = final(extractive_engine, HEADLINE)
+    first = sentences(cited.text)[0]
+    assert "reward" in first.lower() and not first.startswith(("Explains", "The model's draft"))
+    assert "**" not in cited.text and "?" not in cited.text
+    assert len(sentences(cited.text)) >= 2 and all(c.quote for c in cited.citations)
+
+
+@pytest.mark.parametrize("question", [HEADLINE, "What is wireheading?", "What is shard theory?"])
+def test_answer_styles_differ_visibly(extractive_engine, question):
+    concise, detailed, beginner = (final(extractive_engine, question, style) for style in ("concise", "detailed", "beginner"))
+    assert len(sentences(detailed.text)) > len(sentences(concise.text)) + 1
+    assert len(detailed.citations) >= len(concise.citations)
+    words = [statistics.mean(len(s.split()) for s in sentences(c.text)) for c in (concise, beginner)]
+    assert beginner.text != concise.text or words[1] < words[0]
+
+
+def test_a_what_is_question_opens_with_what_it_is(extractive_engine):
+    first = sentences(final(extractive_engine, "What is shard theory?").text)[0]
+    assert first.startswith("Shard theory") and (" argues " in first or " is " in first)
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("Reward <br/>hacking<hr/>is common.", "Reward \nhacking\nis common."),
+    ("> [!info] Note\n> The policy $\\pi$ maximises $\\mathbb{E}[R] \\le 1$.", "The policy π maximises E[R] ≤ 1."),
+    ("We _**really**_ mean it[^1]. See [the post](https://x.org/a_(b)).", "We really mean it. See the post."),
+    ("**Whose volition?** Should the base include everyone?", "Should the base include everyone?"),
+    ("## A heading\nText &amp; more, snake_case and 2*3*4.", "Text & more, snake_case and 2*3*4."),
+    ("It costs $5 and $10 to run `code`.", "It costs $5 and $10 to run code."),
+    ("<h2>Title</h2><p>First.</p><!-- hidden -->", "First."),
+])
+def test_markup_from_real_posts_is_cleaned_and_latex_stays_readable(raw, clean):
+    assert plain(raw) == clean
+    assert not MARKUP & set(readability_problems(plain(raw)))
+
+
+@pytest.mark.parametrize("answer_text, problem", [
+    ("The model's draft could not be matched to the sources, so here is what they say directly: X is Y [1].",
+     "disclaimer prefix"),
+    ("Explains Alex Turner's 2022 argument that reward reinforces computations [2].", "sentence about an article"),
+    ("Reward itself: intrinsic or instrumental [3]?", "question or heading as a sentence"),
+    ("Agents **want** reward [1].", "emphasis marks"),
+    ("Agents want reward <br/> sometimes [1].", "html tag"),
+    ("The policy $\\pi$ is greedy [1].", "latex"),
+    ("Three reasons: [1]", "list stub"),
+])
+def test_the_readability_check_catches_what_readers_stumble_on(answer_text, problem):
+    assert any(p.startswith(problem) for p in readability_problems(answer_text))
+    assert readability_problems("Whether a trained AI ends up wanting reward depends on how it decides [1].") == []
