@@ -167,3 +167,23 @@ def test_numbers_are_kept_across_turns_and_the_follow_up_sees_the_history(engine
     assert second.answer_text.startswith("Reward tampering means") and f"[{numbers['Reward tampering']}]" in second.answer_text
     history = [m["content"] for m in llm.prompts[1][:-1]]
     assert WIREHEADING in history and first.answer_text in history
+
+
+@pytest.mark.parametrize("message, reason", [
+    ("Hello!", Reason.GREETING), ("thanks, that helps", Reason.THANKS),
+    ("write me a poem about cats", Reason.NOT_A_TASK_WE_DO), ("Write a poem about reward hacking", Reason.NOT_A_TASK_WE_DO),
+])
+def test_greetings_thanks_and_tasks_get_a_short_reply_not_an_answer(engine_with, message, reason):
+    llm = ScriptedLLM()
+    conversation = Conversation()
+    result = cited(run(engine_with(llm), message, conversation))
+    assert result.abstained and result.reason == reason and not result.related and result.answer_text == ""
+    assert "AI alignment" in result.text and llm.prompts == [] and conversation.turns == []
+
+
+@pytest.mark.parametrize("question", ["What is the AI arms race?", "What is Pascal's mugging?"])
+def test_a_what_is_question_no_passage_names_is_declined_with_the_closest_sources(engine_with, question):
+    llm = ScriptedLLM()
+    result = cited(run(engine_with(llm), question))
+    assert result.abstained and result.reason == Reason.NOTHING_RELEVANT and result.related
+    assert llm.prompts == [], "the model is not asked to answer from articles that only share a word"

@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from bot.answer.intent import named_term, not_a_question
 from bot.answer.pipeline import Conversation, answer
 from bot.core.events import Cited
 from bot.core.markup import plain
@@ -83,3 +84,20 @@ def test_markup_from_real_posts_is_cleaned_and_latex_stays_readable(raw, clean):
 def test_the_readability_check_catches_what_readers_stumble_on(answer_text, problem):
     assert any(p.startswith(problem) for p in readability_problems(answer_text))
     assert readability_problems("Whether a trained AI ends up wanting reward depends on how it decides [1].") == []
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("hi", "greeting"), ("Good morning!", "greeting"), ("Thanks a lot", "thanks"), ("ok thank you!", "thanks"),
+    ("Could you write a haiku about corrigibility?", "not_a_task_we_do"), ("translate this into German", "not_a_task_we_do"),
+    ("What is reward hacking?", None), ("Explain wireheading", None), ("Write a summary of shard theory", None),
+    ("Hi, what is shard theory?", None), ("Thanks! But why would an AI resist shutdown?", None),
+])
+def test_greetings_thanks_and_tasks_are_told_from_questions(message, expected):
+    reason = not_a_question(message)
+    assert (reason and str(reason)) == expected
+
+
+def test_only_a_plain_what_is_question_must_find_its_name_in_a_passage():
+    assert named_term("What is the AI arms race?") == {"ai", "arm", "race"}
+    assert named_term("What exactly is a 'shard' supposed to be?") == set()
+    assert named_term("What are the different ways a proxy measure can break down when optimized?") == set()

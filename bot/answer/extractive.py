@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.answer.intent import defined_term
 from bot.core.index import SUMMARY_HEADING
 from bot.core.markup import plain, strip_bullet
 from bot.core.text import content_words, is_instruction, sentences
@@ -66,11 +67,6 @@ _DISAGREEMENT = re.compile(
     r"counter\w*|rebut\w*|push(?:ed)? back|not everyone|others argue|replied|in response|doubt\w*)\b",
     re.I,
 )
-_DEFINITION_QUESTION = re.compile(
-    r"^\s*(?:what|who)(?:\s+exactly)?\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<a>.+?)[?.!\s]*$"
-    r"|^\s*(?:define|explain|describe)\s+(?P<b>.+?)[?.!\s]*$|^\s*what does (?P<c>.+?) mean[?.!\s]*$",
-    re.I,
-)
 _DEFINING = re.compile(
     r"\b(?:is|are|was|were)\s+(?:a|an|the|what|when|how|one|any)\b"
     r"|\b(?:refers? to|means?|names?|describes?|proposes?|argues?|says?|holds?|claims?|predicts?)\b",
@@ -114,12 +110,6 @@ def candidates(sources: list[Source]) -> list[Candidate]:
                     seen.add(sentence.lower())
                     out.append(Candidate(n, passage.position, i, sentence, passage.title))
     return out
-
-
-def defined_term(question: str) -> set[str]:
-    """The content words of what a "What is X?" question asks to have defined (else empty)."""
-    m = _DEFINITION_QUESTION.match(question)
-    return content_words(next(g for g in m.groups() if g)) if m else set()
 
 
 def _defines(sentence: str, term: set[str]) -> bool:
@@ -178,7 +168,7 @@ def select(question: str, sources: list[Source], embeddings, style: str = "conci
 
 
 def _with_disagreement(chosen: list[int], pool: list[Candidate], scores: np.ndarray, vectors: np.ndarray) -> list[int]:
-    """A detailed answer ends with the main objection when the sources state one close enough
+    """A detailed answer includes the main objection when the sources state one close enough
     to the question (it replaces the weakest other sentence)."""
     if len(chosen) < 2 or any(_DISAGREEMENT.search(pool[i].text) for i in chosen):
         return chosen

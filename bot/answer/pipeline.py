@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from bot.answer.citations import Checker, complete_sentences, split_sentences
 from bot.answer.condense import standalone
 from bot.answer.extractive import SHAPES, Candidate, candidates, select
+from bot.answer.intent import mentions, named_term, not_a_question
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
@@ -207,6 +208,13 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
         yield Failed(f"The question is too long ({len(question)} characters; the limit is {MAX_QUESTION_CHARS}).")
         return
 
+    small_talk = not_a_question(question)
+    if small_talk is not None:  # a short reply, not an answer stitched from articles sharing a word
+        yield Retrieved([])
+        yield Cited("", [], abstained=True, reason=small_talk)
+        yield Done({"total_s": time.perf_counter() - started})
+        return
+
     query = conversation.query_for(question)
     vector = engine.retriever.embed(query)
     sources = engine.retriever.search(query, settings.top_k, filters, vector=vector)
@@ -214,6 +222,13 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     timings["retrieval_s"] = time.perf_counter() - started
     yield Retrieved([p for s in sources for p in s.passages])
 
+    term = named_term(question)
+    if sources and term and not mentions(sources, term):
+        # "What is X?" where no passage names X: the articles only share words with the question.
+        yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
+        timings["total_s"] = time.perf_counter() - started
+        yield Done(timings)
+        return
     if not sources or max(s.dense for s in sources) < settings.min_relevance:
         off_topic = engine.retriever.topicality(vector) < settings.min_topicality
         yield Cited("", [], abstained=True, reason=Reason.OFF_TOPIC if off_topic else Reason.NOTHING_RELEVANT,

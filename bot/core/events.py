@@ -19,6 +19,9 @@ class Reason(StrEnum):
     OFF_TOPIC = "off_topic"  # abstained: the question is not about AI alignment
     NOTHING_RELEVANT = "nothing_relevant"  # abstained: on topic, but the library has nothing close
     DRAFT_UNSUPPORTED = "draft_unsupported"  # the LLM's draft was mostly unsupported: sources' words instead
+    GREETING = "greeting"  # not a question: a hello gets a hello and what the bot does
+    THANKS = "thanks"  # not a question: thanks get a short reply
+    NOT_A_TASK_WE_DO = "not_a_task_we_do"  # a poem, a translation, code: not what the bot does
 
 
 MESSAGES = {
@@ -32,6 +35,16 @@ MESSAGES = {
         "I answer questions about AI alignment from the bundled articles; the closest sources are listed below."
     ),
     Reason.DRAFT_UNSUPPORTED: "The model's draft could not be matched to the sources, so this answer quotes them directly.",
+    Reason.GREETING: (
+        "Hello! I answer questions about AI alignment from a library of articles, and every claim links to "
+        "the passage it rests on. Try \"Will an AI trained with rewards just want the reward?\" or \"What is "
+        "reward hacking?\""
+    ),
+    Reason.THANKS: "You're welcome. Ask another question about AI alignment whenever you like.",
+    Reason.NOT_A_TASK_WE_DO: (
+        "I don't write poems, stories, code or translations: I answer questions about AI alignment from the "
+        "library's articles, with every claim linked to its source. Try asking, for example, \"What is reward hacking?\""
+    ),
 }
 
 

@@ -1,0 +1,85 @@
+"""What a message asks for, before anything is retrieved: a question about the field, or a
+greeting, thanks, or a task the bot does not do (a poem, a translation, code).
+
+Those get a short reply instead of an "answer" stitched from whatever article shares a word
+with them ("write me a poem about reward hacking" is not answered by quoting the article).
+And for a plain "What is X?", whether the passages name X at all: articles that merely share a word
+with the question do not answer it ("the AI arms race" is not in a passage about robotic arms).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.events import Reason
+from bot.core.text import content_words
+from bot.core.types import Source
+
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|hiya|howdy|greetings|good (?:morning|afternoon|evening|day)|yo)"
+    r"(?:\s+(?:there|all|everyone|alignchat|bot))?[\s!.,:)]*$",
+    re.I,
+)
+_THANKS = re.compile(
+    r"^\s*(?:ok(?:ay)?[,.!]?\s+)?(?:great|perfect|nice|cool|awesome)?[,.!]?\s*(?:thanks?|thank you|thx|ty|cheers|much appreciated)"
+    r"\b[^?]{0,60}$",
+    re.I,
+)
+_TASK = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:write|compose|generate|make|create|give)\s+(?:me\s+|us\s+)?"
+    r"(?:a|an|some|the)?\s*(?:short\s+|funny\s+|little\s+)?"
+    r"(?:poem|song|story|haiku|limerick|sonnet|joke|rap|tweet|email|letter|essay|code|program|script|recipe)s?\b"
+    r"|^\s*(?:please\s+|can you\s+|could you\s+)?(?:translate|draw|paint|sing)\b"
+    r"|^\s*(?:please\s+|can you\s+|could you\s+)?tell me a (?:joke|story)\b",
+    re.I,
+)
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what|who)(?:\s+exactly)?\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<a>.+?)[?.!\s]*$"
+    r"|^\s*(?:define|explain|describe)\s+(?P<b>.+?)[?.!\s]*$|^\s*what does (?P<c>.+?) mean[?.!\s]*$",
+    re.I,
+)
+_TERM_END = re.compile(
+    r"[,;:(]|\s(?:and|or|but|supposed|meant|in\s+(?:simple|plain|short|practice|general)|exactly|really|anyway|"
+    r"about|mean|means|actually|used|for|in\s+(?:ai|alignment|rl|machine learning))\b",
+    re.I,
+)
+_NAMED = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*\?*\s*$", re.I)
+_CLAUSE = re.compile(r"\b(?:and|or|but|when|that|which|who|whom|whose|if|for|to|of|in|on|with|about|between|from|by|"
+                     r"as|than|so|like|exactly|really|supposed|meant|called|used)\b|[,;:(]", re.I)
+MAX_NAME_WORDS = 4
+
+
+def not_a_question(message: str) -> Reason | None:
+    """The reason to reply briefly instead of answering (None: a question to answer)."""
+    if _GREETING.match(message):
+        return Reason.GREETING
+    if _THANKS.match(message):
+        return Reason.THANKS
+    if _TASK.match(message):
+        return Reason.NOT_A_TASK_WE_DO
+    return None
+
+
+def defined_term(question: str) -> set[str]:
+    """The content words of what a "What is X?" question asks to have defined (else empty):
+    "What exactly is a 'shard' supposed to be?" asks about {shard}."""
+    m = _DEFINITION_QUESTION.match(question)
+    if not m:
+        return set()
+    phrase = re.sub(r"[\"'‘’“”]", " ", next(g for g in m.groups() if g))
+    return content_words(_TERM_END.split(phrase, maxsplit=1)[0])
+
+
+def named_term(question: str) -> set[str]:
+    """The content words of X in a plain "What is X?" whose X is a short name ("the AI arms race",
+    "Pascal's mugging"): the question asks about that thing and nothing else, so passages that do
+    not name it cannot answer it. Empty for anything longer or with a clause after the name."""
+    m = _NAMED.match(question)
+    if not m or _CLAUSE.search(m.group("x")) or len(m.group("x").split()) > MAX_NAME_WORDS:
+        return set()
+    return content_words(re.sub(r"[\"'‘’“”]", " ", m.group("x")))
+
+
+def mentions(sources: list[Source], term: set[str]) -> bool:
+    """Whether some passage (with its title and headings) names every word of the term."""
+    return any(term <= content_words(" ".join((p.title, *p.headings, p.text))) for s in sources for p in s.passages)
