@@ -31,8 +31,7 @@ _OPENS_SENTENCE = re.compile(r"^[\"'“‘(]?[A-Za-z0-9]")
 @dataclass
 class CheckedSentence:
     text: str  # with the conversation's [n] markers
-    claim: bool  # long enough to be checked
-    supported: bool
+    supported: bool  # a claim a cited passage supports (False for a short sentence such as "Yes.")
 
 
 @dataclass
@@ -146,7 +145,7 @@ class Checker:
                 doc_id = self.sources[n - 1].doc_id
                 self._numbering.setdefault(doc_id, len(self._numbering) + 1)
                 self._local_to_global[n] = self._numbering[doc_id]
-        checked = CheckedSentence(with_markers(bare, sorted({self._local_to_global[n] for n in keep})), is_claim, supported)
+        checked = CheckedSentence(with_markers(bare, sorted({self._local_to_global[n] for n in keep})), supported)
         self.sentences.append(checked)
         return checked
 
