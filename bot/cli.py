@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.answer.retrieval import Filters
-from bot.core.events import Cited, Done, Failed, Retrieved, Sentence, answer_notes
+from bot.core.events import Cited, Done, Failed, Retrieved, Sentence, Thinking, answer_notes
 from bot.core.index import IndexMissing
 from bot.core.models import ModelMissing
 from bot.core.paths import QUESTIONS_FILE
@@ -32,10 +32,13 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
 
     engine = Engine.open(settings)
     result: dict = {"answer": "", "citations": [], "abstained": False, "timings": {}}
-    streamed = False
+    streamed = thinking_shown = False
     retrieved: list = []
     for event in answer(question, engine, filters=filters):
-        if isinstance(event, Sentence) and not as_json:
+        if isinstance(event, Thinking) and not as_json and not thinking_shown:
+            print("(the model is thinking…)", file=sys.stderr, flush=True)
+            thinking_shown = True
+        elif isinstance(event, Sentence) and not as_json:
             # Each checked sentence on stderr as it is ready, so stdout stays the whole answer only.
             print(event.text, end=" ", file=sys.stderr, flush=True)
             streamed = True

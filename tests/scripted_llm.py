@@ -24,6 +24,7 @@ class Reply:
     text: str
     fail_after: int | None = None  # pieces sent before the failure
     error: Exception | None = None  # the failure; by default the connection to the server drops
+    pieces: tuple[str, ...] = ()  # sent exactly so (a tag split across pieces), instead of word by word
 
 
 class ScriptedLLM:
@@ -50,7 +51,8 @@ class ScriptedLLM:
                 raise AssertionError(f"no source titled {title!r} in the prompt; it has {sorted(numbers)}")
             return numbers[title]
 
-        for i, piece in enumerate(_PIECE.findall(_PLACEHOLDER.sub(number, reply.text))):
+        pieces = [_PLACEHOLDER.sub(number, p) for p in reply.pieces] or _PIECE.findall(_PLACEHOLDER.sub(number, reply.text))
+        for i, piece in enumerate(pieces):
             if reply.fail_after is not None and i == reply.fail_after:
                 raise reply.error or LLMUnavailable(
                     "cannot reach the LLM server at http://127.0.0.1:9/v1 (RemoteProtocolError): "

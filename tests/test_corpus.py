@@ -20,7 +20,7 @@ TAGS = set(
     value-learning oversight interpretability neuroscience language-models reasoning-models
     agent-foundations careers tools""".split()
 )
-QUESTION_TYPES = {"single", "multi-article", "follow-up", "disagreement", "off-topic", "unanswerable"}
+QUESTION_TYPES = {"single", "multi-article", "follow-up", "disagreement", "off-topic", "unanswerable", "near-miss"}
 ARTICLES = sorted(CORPUS.glob("*.md"))
 
 

@@ -264,7 +264,7 @@ EXPECTED_KEYS = {
     "citations": {"valid_rate", "precision", "recall", "supported_rate"},
     "answers": {"token_f1", "rouge_l", "key_terms", "semantic_similarity", "readable_rate"},
     "drafts": {"discarded_rate", "sentences_dropped", "sentences_quoted"},
-    "abstention": {"accuracy", "false_abstain_rate", "off_topic_accuracy"},
+    "abstention": {"accuracy", "false_abstain_rate", "off_topic_accuracy", "near_miss_accuracy", "unanswerable_accuracy"},
     "latency": {"retrieval_p50_ms", "retrieval_p95_ms", "first_token_p50_s", "first_sentence_p50_s", "answer_p50_s"},
     "judged": None,  # None without a judge (tests/test_eval_judge.py covers it with one)
 }
@@ -316,7 +316,8 @@ def test_summarize_full_run():
     assert summary["answers"] == {"token_f1": 1.0, "rouge_l": 1.0, "key_terms": 1.0, "semantic_similarity": 0.9,
                                   "readable_rate": 0.5}  # q4's answer shows emphasis marks
     assert summary["drafts"] == {"discarded_rate": 0.5, "sentences_dropped": 3, "sentences_quoted": 1}
-    assert summary["abstention"] == {"accuracy": 0.5, "false_abstain_rate": 0.5, "off_topic_accuracy": 1.0}
+    assert summary["abstention"] == {"accuracy": 0.5, "false_abstain_rate": 0.5, "off_topic_accuracy": 1.0,
+                                     "near_miss_accuracy": None, "unanswerable_accuracy": 0.0}  # no near-miss question here
     assert summary["latency"] == {
         "retrieval_p50_ms": 25.0, "retrieval_p95_ms": 38.5,
         "first_token_p50_s": 0.3, "first_sentence_p50_s": 0.375, "answer_p50_s": 0.75,

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bot.answer.pipeline import Conversation, Engine, answer
-from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Sentence, Token
+from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Sentence, Thinking, Token
 from bot.core.markers import split_markers
 from bot.core.markup import plain
 from bot.core.text import sentences
@@ -33,8 +33,8 @@ INVENTED = "Wireheading was first described by a Portuguese astronomer who catal
 @pytest.fixture
 def engine_with(extractive_engine):
     """The session's real index and embedding model, answering with the given scripted LLM."""
-    def make(llm: ScriptedLLM) -> Engine:
-        settings = extractive_engine.settings.model_copy(update={"llm": "openai:scripted"})
+    def make(llm: ScriptedLLM, **settings_update) -> Engine:
+        settings = extractive_engine.settings.model_copy(update={"llm": "openai:scripted", **settings_update})
         return Engine(settings, extractive_engine.retriever, llm)
     return make
 
@@ -73,7 +73,8 @@ def test_a_supported_draft_is_kept_with_normalised_markers(engine_with):
     assert [c.n for c in result.citations] == [1, 2]
     # Every marker style became plain [n]; the marker after the full stop stayed with its sentence.
     assert all(re.fullmatch(r"\[\d+\]", m) for m in re.findall(r"\[[^\]]*\]", result.answer_text))
-    assert result.answer_text.endswith("by doing the task [1][2].") or result.answer_text.endswith("[2][1].")
+    # The Wireheading article does not define reward tampering: that citation is dropped, the other kept.
+    assert result.answer_text.endswith("by doing the task [2].")
     assert result.supported_sentences == 3 and result.unsupported_sentences == 0
     # What streamed is the draft as written; the prompt numbered the sources it was given.
     assert streamed(events).startswith("Wireheading is when a system")
@@ -133,6 +134,55 @@ def test_a_reasoning_block_is_neither_streamed_nor_answered(engine_with):
     assert "think" not in streamed(events) and "astronomer" not in streamed(events)
     assert streamed(events).startswith("Wireheading is when")
     assert not result.fallback and "think" not in result.answer_text and "astronomer" not in result.answer_text
+
+
+def test_thinking_split_across_pieces_shows_as_thinking_and_is_timed_before_the_answer(engine_with):
+    pieces = ("<thi", "nk>Sources {Wireheading} and {Reward tampering} ", "both fit; the astronomer ",
+              "does not.</th", "ink>", "\n\n", FAITHFUL)
+    events = run(engine_with(ScriptedLLM(Reply("", pieces=pieces))), WIREHEADING)
+    result = cited(events)
+    thinking = [e for e in events if isinstance(e, Thinking)]
+    assert thinking and thinking[-1].words >= 8, "the page is told the model is thinking, and how far"
+    assert events.index(thinking[-1]) < next(i for i, e in enumerate(events) if isinstance(e, Token))
+    assert "astronomer" not in streamed(events) and "think" not in streamed(events)
+    assert "astronomer" not in result.answer_text and result.supported_sentences == 3
+    timings = events[-1].timings
+    assert timings["thinking_started_s"] < timings["first_token_s"] < timings["total_s"]
+
+
+def test_a_reply_that_never_stops_thinking_is_not_an_answer(engine_with):
+    events = run(engine_with(ScriptedLLM("<think>Wireheading is when a system goes straight for its reward signal. "
+                                         "I will now write the answer")), WIREHEADING)
+    result = cited(events)
+    assert not any(isinstance(e, Token) for e in events)
+    assert result.fallback and result.extracted and in_passages(events, result.answer_text)
+
+
+def test_citation_forms_other_models_write_are_read_as_sources(engine_with):
+    draft = (
+        "Wireheading is when a system meant to pursue a goal in the world goes straight for the signal "
+        "that measures that goal instead【{Wireheading}†source】. "
+        "A 2012 LessWrong post noted that the community had argued about wireheading again and again "
+        "without a shared definition of it^{Wireheading}. "
+        "Reward tampering is a learning agent interfering with the machinery that produces its reward, "
+        "instead of earning reward by doing the task [^{Reward tampering}]. "
+        "The name conjures a wire running into the head, connecting the agent to its reward and cutting out the world "
+        "(1). "
+        "Instead of doing the work that normally earns a reward, it produces the reward directly [Wireheading]."
+    )
+    result = cited(run(engine_with(ScriptedLLM(draft), answer_style="detailed"), WIREHEADING))
+    assert result.supported_sentences == 5 and result.unsupported_sentences == 0
+    assert not re.search(r"【|\^|\(1\)|\[Wireheading\]", result.answer_text)
+    assert [c.title for c in result.citations] == ["Wireheading", "Reward tampering"]
+    assert result.answer_text.count("[1]") == 4 and result.answer_text.count("[2]") == 1
+
+
+def test_a_model_that_cites_nothing_gets_its_sentences_attributed(engine_with):
+    draft = re.sub(r"\s*\[[^\]]*\]", "", FAITHFUL)
+    result = cited(run(engine_with(ScriptedLLM(draft)), WIREHEADING))
+    assert result.supported_sentences == 3 and not result.fallback
+    assert {c.title for c in result.citations} == {"Wireheading", "Reward tampering"}
+    assert all(re.search(r"\[\d\]\.$", s) for s in sentences(result.answer_text)), "every sentence cited"
 
 
 def test_an_llm_failing_mid_answer_is_reported_after_the_sources(engine_with):

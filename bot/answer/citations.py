@@ -1,12 +1,14 @@
 """Turns a generated answer into checked, numbered citations, one sentence at a time.
 
-The model's `[n]` markers are normalised, markers that point at nothing are removed, every
-sentence is checked against the passages it cites (a citation that does not support its
-sentence is dropped; an uncited sentence gets the clearly best-supporting source), and sources
+The model's markers are normalised, markers that point at nothing are removed, every sentence
+is checked against the passages it cites (a citation that does not support its sentence is
+dropped; an uncited sentence gets the source that clearly supports it), and sources
 are numbered by article in order of first citation, keeping numbers across a conversation.
 Sentences are checked as soon as they are complete, so the page shows the checked answer while
-the model is still writing, and what a reader watched is what stays. None of this depends on
-the model being smart.
+the model is still writing, and what a reader watched is what stays. A model's sentences go
+to the verifier (bot.answer.support), which recognises paraphrase and catches a changed name,
+number or negation; the sources' own sentences need only their words matched. None of this
+depends on the model being smart.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.core.markers import MARKER, split_markers, with_markers
+from bot.answer.support import Verifier
+from bot.core.markers import MARKER, normalise, split_markers, with_markers
 from bot.core.markup import plain
 from bot.core.text import content_words, overlap, sentences
 from bot.core.types import Citation, Source
 
 SUPPORTED = 0.5  # share of a sentence's content words a passage must contain to support it
 KEEP = 0.25  # below this, a citation the model made is dropped as not supporting its sentence
+MIN_OVERLAP = 0.15  # a source sharing fewer of a claim's rare words is not worth asking the verifier about
+ATTRIBUTION_TRIES = 2  # other sources tried for a claim its citations do not support
 MIN_WORDS = 3  # shorter sentences ("Yes.") are not claims worth checking
 QUOTE_CHARS = 400
 _ENDS_AS_STATEMENT = re.compile(r"[.!][\"'”’)]*$")
@@ -56,16 +61,17 @@ def _attach_leading_markers(parts: list[str]) -> list[str]:
     return out
 
 
-def split_sentences(text: str) -> list[str]:
-    """The sentences of an answer, each with the markers that follow it."""
-    return _attach_leading_markers(sentences(text))
+def split_sentences(text: str, titles: list[str] | None = None) -> list[str]:
+    """The sentences of an answer, each with the markers that follow it, in the `[n]` form
+    whatever form the model wrote (`titles` are the sources', for markers that name one)."""
+    return _attach_leading_markers(sentences(normalise(text, titles)))
 
 
-def complete_sentences(text: str) -> list[str]:
+def complete_sentences(text: str, titles: list[str] | None = None) -> list[str]:
     """The sentences of a partial answer that can no longer change: each is followed by the
     start of another. A last part that is not yet a word or two (it may be a marker still being
     written, which belongs to the sentence before) keeps that sentence open too."""
-    parts = split_sentences(text)
+    parts = split_sentences(text, titles)
     last = parts[-1].lstrip() if parts else ""
     started = bool(_OPENS_SENTENCE.match(last)) and len(last.split()) > 1
     return parts[:-1] if started else parts[:-2]
@@ -91,8 +97,11 @@ class Checker:
     """
 
     def __init__(self, sources: list[Source], numbering: dict[str, int], idf: dict[str, float] | None = None,
-                 drop_unsupported: bool = False) -> None:
+                 drop_unsupported: bool = False, verifier: Verifier | None = None) -> None:
         self.sources = sources
+        self.verifier = verifier
+        self._passages = [[plain(p.text) for p in s.passages] for s in sources]
+        self.titles = [s.best.title for s in sources]  # for markers that name a source by its title
         self.idf = idf
         self.drop_unsupported = drop_unsupported
         texts = [" ".join(p.text for p in s.passages) + " " + s.best.title for s in sources]
@@ -106,9 +115,10 @@ class Checker:
         self.unsupported = 0
         self.supported = 0
 
-    def add(self, raw: str) -> CheckedSentence | None:
+    def add(self, raw: str, quoted: bool = False) -> CheckedSentence | None:
         """Check one sentence (with its markers); None when it adds nothing to the answer (a
-        repeat, which small models write, or a claim left out as unsupported)."""
+        repeat, which small models write, or a claim left out as unsupported). A `quoted`
+        sentence is the sources' own, so its words alone show where it comes from."""
         bare, cited = split_markers(raw)
         if self.drop_unsupported:
             bare = self._without_title(bare)
@@ -123,14 +133,20 @@ class Checker:
         numbers = set(_NUMBER.findall(bare))
         valid = [n for n in cited if 1 <= n <= len(self.sources)]
         scores = {n: overlap(claim, self._evidence[n - 1], self.idf) for n in range(1, len(self.sources) + 1)}
-        keep = [n for n in valid if scores[n] >= KEEP] if is_claim else valid
-        if not keep and is_claim and scores:
-            best = max(scores, key=scores.get)
-            if scores[best] >= SUPPORTED:
-                keep = [best]
-        # A number (a year, a count) must be in the source as written: overlap cannot tell 2034 from 2022.
-        keep = [n for n in keep if numbers <= self._numbers[n - 1]]
-        supported = is_claim and any(scores[n] >= SUPPORTED for n in keep)
+        if self.verifier is not None and is_claim and not quoted:
+            keep = self._verified(bare, valid, scores)
+            supported = bool(keep)
+            if not supported:  # shown only when nothing is dropped: with the citations its words allow
+                keep = [n for n in valid if scores[n] >= KEEP and numbers <= self._numbers[n - 1]]
+        else:
+            keep = [n for n in valid if scores[n] >= KEEP] if is_claim else valid
+            if not keep and is_claim and scores:
+                best = max(scores, key=scores.get)
+                if scores[best] >= SUPPORTED:
+                    keep = [best]
+            # A number (a year, a count) must be in the source as written: overlap cannot tell 2034 from 2022.
+            keep = [n for n in keep if numbers <= self._numbers[n - 1]]
+            supported = is_claim and any(scores[n] >= SUPPORTED for n in keep)
         if is_claim and not supported:
             self.unsupported += 1
             if self.drop_unsupported:
@@ -148,6 +164,18 @@ class Checker:
         checked = CheckedSentence(with_markers(bare, sorted({self._local_to_global[n] for n in keep})), supported)
         self.sentences.append(checked)
         return checked
+
+    def _verified(self, claim: str, cited: list[int], scores: dict[int, float]) -> list[int]:
+        """The cited sources that support the claim; when none does (or the model cited none),
+        the one other source that clearly does, tried in order of shared rare words."""
+        keep = [n for n in cited if scores[n] >= MIN_OVERLAP and self._judge(claim, n)]
+        if keep:
+            return keep
+        others = sorted((n for n in scores if n not in cited and scores[n] >= MIN_OVERLAP), key=scores.get, reverse=True)
+        return next(([n] for n in others[:ATTRIBUTION_TRIES] if self._judge(claim, n)), [])
+
+    def _judge(self, claim: str, n: int) -> bool:
+        return self.verifier.judge(claim, self._passages[n - 1], self.idf).supported
 
     def _without_title(self, sentence: str) -> str:
         """A small model often starts a sentence with the title of the note it copies."""
@@ -176,6 +204,6 @@ def check(answer: str, sources: list[Source], numbering: dict[str, int],
           idf: dict[str, float] | None = None) -> CheckedAnswer:
     """Verify a whole `answer`, whose markers [1..len(sources)] refer to `sources` in order."""
     checker = Checker(sources, numbering, idf)
-    for raw in split_sentences(answer):
+    for raw in split_sentences(answer, checker.titles):
         checker.add(raw)
     return checker.result()

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import httpx
 
+from bot.answer.reasoning import CLOSE, OPEN
 from bot.core.models import ModelMissing, bundled_llm_path
 from bot.core.settings import Settings
 
@@ -81,6 +82,7 @@ class OpenAICompatibleLLM:
         body = {"model": self.name, "messages": messages, "max_tokens": max_tokens,
                 "temperature": temperature, "stream": True}
         url = f"{self.base_url}/chat/completions"
+        thinking = answered = False
         try:
             with httpx.stream("POST", url, json=body, headers=self._headers, timeout=self._timeout) as response:
                 if response.status_code != 200:
@@ -95,9 +97,15 @@ class OpenAICompatibleLLM:
                     if data == "[DONE]":
                         break
                     choices = json.loads(data).get("choices") or [{}]
-                    text = (choices[0].get("delta") or {}).get("content")
+                    delta = choices[0].get("delta") or {}
+                    thought = delta.get("reasoning_content") or delta.get("reasoning")
+                    if thought and not answered:  # written as the <think> block other reasoning models inline
+                        yield thought if thinking else OPEN + thought
+                        thinking = True
+                    text = delta.get("content")
                     if text:
-                        yield text
+                        yield CLOSE + text if thinking else text
+                        thinking, answered = False, True
         except httpx.TimeoutException as exc:
             raise LLMUnavailable(
                 f"the LLM server at {self.base_url} did not answer within {self._timeout.read:.0f} s: "

@@ -22,7 +22,8 @@ from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
 from bot.answer.retrieval import Filters, Retriever
-from bot.core.events import AnswerEvent, Cited, Done, Failed, Reason, Retrieved, Sentence, Token
+from bot.answer.support import Verifier
+from bot.core.events import AnswerEvent, Cited, Done, Failed, Reason, Retrieved, Sentence, Thinking, Token
 from bot.core.index import SUMMARY_HEADING, IndexStore
 from bot.core.models import load_embeddings
 from bot.core.settings import Settings
@@ -72,6 +73,7 @@ class Engine:
         self.retriever = retriever
         self.llm = llm
         self.llm_factory = llm_factory
+        self.verifier = Verifier(retriever.embeddings)  # shared, so its cache of passage windows is too
         self._other_llms: OrderedDict[str, LLM | None] = OrderedDict()
         self._other_llms_lock = threading.Lock()
 
@@ -142,9 +144,9 @@ def _add_readable_passages(store: IndexStore, sources: list[Source]) -> None:
         source.passages.extend(opening)
 
 
-def _checked_stream(pieces: Generator[str, None, None], checker: Checker, wanted: int, timings: dict[str, float],
-                    started: float) -> Iterator[Token | Sentence]:
-    """The model's stream as progress tokens, and each sentence checked as soon as it is
+def _checked_stream(pieces: Generator[str | Thinking, None, None], checker: Checker, wanted: int,
+                    timings: dict[str, float], started: float) -> Iterator[Thinking | Token | Sentence]:
+    """The model's stream as progress (its thinking, then tokens), and each sentence checked as soon as it is
     complete (a claim no source supports is left out). Generation stops once the answer has
     the sentences its style asks for, or when the model keeps writing what no source supports:
     a small model that has lost the thread only gets slower and further off. LLMUnavailable
@@ -153,24 +155,28 @@ def _checked_stream(pieces: Generator[str, None, None], checker: Checker, wanted
     done = 0
     try:
         for piece in pieces:
+            if isinstance(piece, Thinking):
+                timings.setdefault("thinking_started_s", time.perf_counter() - started)
+                yield piece
+                continue
             if not text:
                 timings["first_token_s"] = time.perf_counter() - started
             text += piece
             yield Token(piece)
-            complete = complete_sentences(text)
+            complete = complete_sentences(text, checker.titles)
             for raw in complete[done:]:
                 yield from _shown(checker, raw, timings, started)
             done = max(done, len(complete))
             if len(checker.sentences) >= wanted or done - len(checker.sentences) >= MAX_LEFT_OUT:
                 return
-        for raw in split_sentences(text)[done:]:
+        for raw in split_sentences(text, checker.titles)[done:]:
             yield from _shown(checker, raw, timings, started)
     finally:
         pieces.close()  # a local model stops generating; a server's stream is closed
 
 
 def _shown(checker: Checker, raw: str, timings: dict[str, float], started: float, quoted: bool = False) -> Iterator[Sentence]:
-    sentence = checker.add(raw)
+    sentence = checker.add(raw, quoted=quoted)
     if sentence is not None:
         timings.setdefault("first_sentence_s", time.perf_counter() - started)
         yield Sentence(sentence.text, checker.citations, quoted=quoted)
@@ -239,7 +245,9 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
 
     chosen = select(question, sources, engine.embeddings, settings.answer_style)
     wanted = SHAPES.get(settings.answer_style, SHAPES["concise"]).sentences
-    checker = Checker(sources, conversation.numbering, engine.retriever.idf, drop_unsupported=engine.llm is not None)
+    drafting = engine.llm is not None
+    checker = Checker(sources, conversation.numbering, engine.retriever.idf, drop_unsupported=drafting,
+                      verifier=engine.verifier if drafting else None)
     if engine.llm is not None:
         messages = _prompt(engine, question, sources, chosen, conversation, settings)
         stream = without_thinking(engine.llm.stream(messages, settings.max_new_tokens, settings.temperature))

@@ -1,18 +1,23 @@
 """Reasoning models (DeepSeek-R1, Qwen3 and others) think aloud before answering, inside a
-`<think>...</think>` block. That text is not the answer: it is never streamed to the reader and
-never checked as a claim.
+`<think>...</think>` block or, through some servers, in separate `reasoning_content` deltas (the
+LLM clients write those as such a block, so there is one form to handle). That text is not the
+answer: it is never streamed to the reader and never checked as a claim; the reader is only
+told that the model is thinking, and for how long it has been.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 
+from bot.core.events import Thinking
+
 OPEN, CLOSE = "<think>", "</think>"
 
 
-def without_thinking(pieces: Iterator[str]) -> Generator[str, None, None]:
-    """The pieces of a streamed reply, minus a leading thinking block (held back until it closes).
-    Closing this generator closes the model's stream too, which stops the generation."""
+def without_thinking(pieces: Iterator[str]) -> Generator[str | Thinking, None, None]:
+    """The pieces of a streamed reply, with a leading thinking block replaced by `Thinking`
+    progress (the block may be split across pieces, or never closed). Closing this generator
+    closes the model's stream too, which stops the generation."""
     try:
         yield from _answer_part(pieces)
     finally:
@@ -21,7 +26,7 @@ def without_thinking(pieces: Iterator[str]) -> Generator[str, None, None]:
             close()
 
 
-def _answer_part(stream: Iterator[str]) -> Iterator[str]:
+def _answer_part(stream: Iterator[str]) -> Iterator[str | Thinking]:
     buffer = ""
     for piece in stream:
         buffer += piece
@@ -36,6 +41,7 @@ def _answer_part(stream: Iterator[str]) -> Iterator[str]:
             if rest:
                 yield rest
             break
+        yield Thinking(len(head[len(OPEN):].split()))
     else:  # the reply ended: an unclosed thinking block holds no answer
         if buffer.strip() and not buffer.lstrip().startswith(OPEN):
             yield buffer

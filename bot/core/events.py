@@ -62,6 +62,14 @@ class Token:
 
 
 @dataclass
+class Thinking:
+    """A reasoning model is thinking before it answers: how many words of thought so far. The
+    thought itself is never shown or checked; time to first answer token is measured after it."""
+
+    words: int
+
+
+@dataclass
 class Sentence:
     """One sentence of the answer, checked and shown as soon as it is complete. The answer is
     these sentences joined, so what a reader watched is what stays; `citations` are the
@@ -104,7 +112,7 @@ class Failed:
     message: str
 
 
-AnswerEvent = Retrieved | Token | Sentence | Cited | Done | Failed
+AnswerEvent = Retrieved | Thinking | Token | Sentence | Cited | Done | Failed
 
 
 def answer_notes(cited: Cited) -> list[str]:

@@ -367,6 +367,8 @@ def summarize(results: Sequence[QuestionResult], judge: str | None = None) -> di
             "accuracy": _mean(float(bool(r.abstained)) for r in decided if not r.answerable),
             "false_abstain_rate": _mean(float(bool(r.abstained)) for r in decided if r.answerable),
             "off_topic_accuracy": _mean(float(bool(r.abstained)) for r in decided if "off-topic" in r.tags),
+            "near_miss_accuracy": _mean(float(bool(r.abstained)) for r in decided if "near-miss" in r.tags),
+            "unanswerable_accuracy": _mean(float(bool(r.abstained)) for r in decided if "unanswerable" in r.tags),
         },
         "latency": {
             "retrieval_p50_ms": _round(percentile((r.retrieval_ms for r in scored), 50)),

@@ -45,6 +45,8 @@ RATES: tuple[tuple[str, str, str], ...] = (
     ("drafts", "discarded_rate", "LLM drafts discarded"),
     ("abstention", "accuracy", "abstention accuracy"),
     ("abstention", "off_topic_accuracy", "off-topic abstention"),
+    ("abstention", "near_miss_accuracy", "near-miss abstention"),
+    ("abstention", "unanswerable_accuracy", "on-topic unanswerable abstention"),
     ("abstention", "false_abstain_rate", "false abstention rate"),
 )
 LATENCIES: tuple[tuple[str, str, str], ...] = (

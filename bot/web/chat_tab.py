@@ -14,7 +14,7 @@ import gradio as gr
 from bot.answer.llm import LLMUnavailable
 from bot.answer.pipeline import MAX_QUESTION_CHARS, Engine, answer
 from bot.answer.retrieval import Filters
-from bot.core.events import Cited, Failed, Retrieved, Sentence, Token
+from bot.core.events import Cited, Failed, Retrieved, Sentence, Thinking, Token
 from bot.core.models import ModelMissing
 from bot.core.types import Citation
 from bot.web.backends import MAX_MODEL_CHARS, MAX_TOP_K, STYLES, Backends, status_html
@@ -96,6 +96,9 @@ class ChatTab:
                     retrieved = True
                     if engine.llm is not None:
                         yield pending_html(f"Found {len(event.passages)} passages; writing the answer…")
+                elif isinstance(event, Thinking):
+                    if event.words % PROGRESS_WORDS == 0 or event.words < 2:
+                        yield pending_html(f"The model is thinking ({event.words} words so far); the answer follows…")
                 elif isinstance(event, Token):
                     words += len(event.text.split())
                     if words % PROGRESS_WORDS == 0 or not shown:

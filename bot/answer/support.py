@@ -1,0 +1,175 @@
+"""Does a passage support a sentence? The verifier behind every citation.
+
+Word overlap alone keeps a copied sentence and a lightly reworded one, but also a sentence with
+one name, number or "not" changed, which shares nearly every word with its source; meaning alone
+(the embedding model) keeps a paraphrase and misses the same small changes. So the verdict reads
+the claim against the passage's sentence windows (one sentence, or two in a row, since a
+paraphrase often merges two): the claim must be close in meaning or in rare words to some
+window, and it is rejected when it says something its source does not: a number or a name the
+source never mentions, a negation or a direction of effect ("more", "weakens") the source lacks,
+where swapping it back brings the claim closer to the passage. Each test is calibrated on the
+labelled pairs in tests/data/support_pairs.jsonl (`python -m bot.eval.support`; BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.core.text import STEMMER, content_words, overlap, sentences
+
+# Calibrated on the even-numbered pairs of tests/data/support_pairs.jsonl; the odd ones check them.
+CLOSE = 0.55  # cosine similarity to the best window at which a claim reads as restating it
+COVERED = 0.5  # or: share (by rarity) of its content words in its closest windows
+FAR = 0.45  # below this similarity a claim is about something else, whatever words it shares
+SHIFT = 0.0  # undoing a new negation or direction word must bring the claim at least this much closer
+NAME_WINDOWS = 4  # a name must occur in the claim's closest windows, not just somewhere in the source
+WINDOWS_CACHE = 20_000
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'’][A-Za-z0-9]+)*")
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(  # not "one", which is mostly a pronoun
+    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100",
+                                                  "thousand": "1000", "million": "1000000", "billion": "1000000000"}
+_NEGATIONS = frozenset("not no never none nothing cannot without neither nor".split())
+# Words that give an effect or comparison its direction, with their opposites (read both ways).
+_OPPOSITES = """more:less more:fewer higher:lower better:worse larger:smaller bigger:smaller increase:decrease
+increases:decreases increased:decreased increasing:decreasing rise:fall rises:falls rose:fell grow:shrink grows:shrinks
+grew:shrank growing:shrinking strengthen:weaken strengthens:weakens strengthened:weakened stronger:weaker faster:slower
+easier:harder raise:lower raises:lowers raised:lowered improve:worsen improves:worsens improved:worsened upward:downward
+most:least safer:riskier earlier:later gained:lost helps:hurts help:hurt boost:reduce boosts:reduces boosted:reduced
+reduce:increase reduces:increases reduced:increased reducing:increasing always:never likely:unlikely many:few""".split()
+_OPPOSITE: dict[str, set[str]] = {}
+for _pair in _OPPOSITES:
+    _a, _b = _pair.split(":")
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    supported: bool
+    similarity: float  # cosine to the closest window of the passages
+    coverage: float  # share of the claim's content words (weighted by rarity) in the closest windows
+    reason: str = ""  # why not: "far", "number", "name", "negation", "direction"
+
+
+def windows(passages: list[str]) -> list[str]:
+    """Each sentence of each passage, and each two neighbouring sentences joined."""
+    out: list[str] = []
+    for text in passages:
+        parts = [s for s in sentences(text) if len(s.split()) >= 3]
+        out.extend(parts)
+        out.extend(f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False))
+    return out
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in _TOKEN.findall(text)]
+
+
+def _negations(words: list[str]) -> set[str]:
+    return {"not" if w.endswith("n't") or w == "cannot" else w for w in words if w in _NEGATIONS or w.endswith("n't")}
+
+
+def _stem(word: str) -> str:
+    return STEMMER.stemWord(re.sub(r"['’]s$", "", word.lower()))
+
+
+def _names(text: str) -> list[str]:
+    """The capitalised words after a sentence's first: names, systems, acronyms."""
+    return [m.group(0) for i, m in enumerate(_TOKEN.finditer(text)) if i and any(c.isupper() for c in m.group(0))]
+
+
+def _new_name(claim: str, source: str) -> bool:
+    """Whether the claim names someone or something the source does not: each part of a
+    hyphenated name must occur, and an acronym may stand for words the source spells out."""
+    stems = {_stem(part) for w in _words(source) for part in [w, *re.split(r"[-'’]", w)] if part}
+    initials = "".join(w[0] for w in _TOKEN.findall(source)).lower()
+    for name in _names(claim):
+        parts = [p for p in re.split(r"[-'’]", re.sub(r"['’]s$", "", name)) if p]
+        for part in parts:
+            acronym = part.isupper() and 2 <= len(part) <= 6 and part.lower() in initials
+            if _stem(part) not in stems and not acronym:
+                return True
+    return False
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers a text states, in digits or in words ("five" is 5)."""
+    found = {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return found | {_NUMBER_WORDS[w] for w in _words(text) if w in _NUMBER_WORDS}
+
+
+class Verifier:
+    """Judges claims against passages with the bundled embedding model (any LangChain
+    `Embeddings`) and the library's word rarities. Vectors are cached by text, so checking the
+    sentences of one answer against the same sources embeds each window once."""
+
+    def __init__(self, embeddings) -> None:
+        self.embeddings = embeddings
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+
+    def vectors(self, texts: list[str]) -> list[list[float]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
+                self._cache[text] = vector
+            while len(self._cache) > WINDOWS_CACHE:
+                self._cache.popitem(last=False)
+        return [self._cache[t] for t in texts]
+
+    def _similarities(self, texts: list[str], found: list[str]) -> list[list[float]]:
+        """Cosine similarity of each text to each of `found` (the vectors are normalised)."""
+        vectors = np.asarray(self.vectors([*texts, *found]), dtype=np.float32)
+        return (vectors[:len(texts)] @ vectors[len(texts):].T).tolist()
+
+    def judge(self, claim: str, passages: list[str], idf: dict[str, float] | None = None) -> Verdict:
+        """Whether `passages` (the cited source's) support `claim`; `idf` weighs rare words."""
+        found = windows(passages)
+        if not found:
+            return Verdict(False, 0.0, 0.0, "far")
+        source = " ".join(passages)
+        (scores,) = self._similarities([claim], found)
+        ranked = sorted(range(len(found)), key=scores.__getitem__, reverse=True)
+        similarity = scores[ranked[0]]
+        coverage = overlap(content_words(claim), content_words(" ".join(found[i] for i in ranked[:3])), idf)
+        if similarity < FAR or (similarity < CLOSE and coverage < COVERED):
+            return Verdict(False, similarity, coverage, "far")
+        if not _numbers(claim) <= _numbers(source):
+            return Verdict(False, similarity, coverage, "number")
+        if _new_name(claim, " ".join(found[i] for i in ranked[:NAME_WINDOWS])):
+            return Verdict(False, similarity, coverage, "name")
+        reason = self._reversal(claim, found[ranked[0]], source, found)
+        return Verdict(not reason, similarity, coverage, reason)
+
+    def _reversal(self, claim: str, best: str, source: str, found: list[str]) -> str:
+        """"negation" or "direction" when the claim adds a negation or a direction word its source
+        lacks, or drops the negation of the window closest to it, and undoing that change brings
+        claim and passage closer: the claim then says the opposite of what the source says."""
+        words, source_words, best_words = _words(claim), set(_words(source)), _words(best)
+        claims: list[tuple[str, str]] = []  # (reason, the claim with the change undone)
+        if _negations(words) - _negations(list(source_words)):
+            claims.append(("negation", " ".join(w for w in words if not _negations([w]))))
+        for i, word in enumerate(words):
+            opposite = sorted(_OPPOSITE.get(word, set()) & source_words)
+            if word not in source_words and opposite:
+                claims.append(("direction", " ".join([*words[:i], opposite[0], *words[i + 1:]])))
+
+        dropped = bool(_negations(best_words)) and not _negations(words)
+        if not claims and not dropped:
+            return ""
+        as_written = " ".join(words)
+        texts = [as_written, *(c for _, c in claims)]
+        rows = self._similarities(texts, [*found, " ".join(w for w in best_words if not _negations([w]))])
+        base = max(rows[0][:-1])
+        for (reason, _), row in zip(claims, rows[1:], strict=True):
+            if max(row[:-1]) > base + SHIFT:
+                return reason
+        if dropped and rows[0][-1] > rows[0][found.index(best)] + SHIFT:
+            return "negation"  # the claim reads as the closest window without its "not"
+        return ""
