@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) -m bot.bench
 	$(PY) -m bot eval --retrieval-only --baseline naive --json
 	$(PY) -m bot.eval.ablation
+	$(PY) -m bot.eval.support
 
 clean:
 	rm -rf $(VENV) data .pytest_cache test-artifacts

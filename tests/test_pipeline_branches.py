@@ -231,9 +231,17 @@ def test_greetings_thanks_and_tasks_get_a_short_reply_not_an_answer(engine_with,
     assert "AI alignment" in result.text and llm.prompts == [] and conversation.turns == []
 
 
-@pytest.mark.parametrize("question", ["What is the AI arms race?", "What is Pascal's mugging?"])
-def test_a_what_is_question_no_passage_names_is_declined_with_the_closest_sources(engine_with, question):
+@pytest.mark.parametrize("question", ["What is the AI arms race?", "What is Pascal's mugging?", "pascal's mugging ai",
+                                      "roko's basilisk explained", "How do I use a clicker to reward my dog for sitting?"])
+def test_a_question_about_what_no_passage_names_is_declined_with_the_closest_sources(engine_with, question):
     llm = ScriptedLLM()
     result = cited(run(engine_with(llm), question))
     assert result.abstained and result.reason == Reason.NOTHING_RELEVANT and result.related
     assert llm.prompts == [], "the model is not asked to answer from articles that only share a word"
+
+
+def test_a_rare_word_in_a_question_the_library_answers_well_does_not_stop_the_answer(extractive_engine):
+    # "grad" is neither in the library nor a common word of the model's vocabulary, but the
+    # career articles answer the question closely.
+    result = cited(run(extractive_engine, "Is it worth spending five or six years in grad school if I want to help make AI safe?"))
+    assert not result.abstained and result.citations

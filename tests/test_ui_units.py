@@ -312,3 +312,19 @@ def test_an_unexpected_error_is_logged_and_shown_without_a_trace(tmp_path, caplo
     pieces, turn = _reply(Engine(settings, extractive_engine.retriever, crashing), tmp_path, "openai", "scripted")
     assert "server log" in pieces[-1] and "boom" not in pieces[-1] and "Traceback" not in pieces[-1]
     assert turn.failed and "answer failed" in caplog.text
+
+
+def test_a_thinking_model_shows_that_it_is_thinking_then_only_its_checked_answer(tmp_path, extractive_engine):
+    from bot.answer.pipeline import Engine
+    from tests.scripted_llm import ScriptedLLM
+
+    settings = extractive_engine.settings.model_copy(update={"llm": "openai:scripted"})
+    thinking = "<think>" + "The sources say wireheading is going for the signal itself. " * 4 + "</think>"
+    answer = ("Wireheading is when a system meant to pursue a goal in the world goes straight for the signal "
+              "that measures that goal instead [1].")
+    llm = ScriptedLLM(thinking + answer)
+    pieces, turn = _reply(Engine(settings, extractive_engine.retriever, llm), tmp_path, "openai", "scripted")
+    shown = [p for p in pieces if "The model is thinking" in p]
+    assert shown and "signal itself" not in " ".join(pieces), "the thought is never on the page"
+    assert pieces.index(shown[-1]) < next(i for i, p in enumerate(pieces) if "partial" in p)
+    assert turn.answer.startswith("Wireheading is when a system") and "think" not in turn.answer

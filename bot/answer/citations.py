@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.answer.support import Verifier
+from bot.answer.support import COVERED, MIN_COVERED, Verifier
 from bot.core.markers import MARKER, normalise, split_markers, with_markers
 from bot.core.markup import plain
 from bot.core.text import content_words, overlap, sentences
@@ -25,6 +25,7 @@ from bot.core.types import Citation, Source
 SUPPORTED = 0.5  # share of a sentence's content words a passage must contain to support it
 KEEP = 0.25  # below this, a citation the model made is dropped as not supporting its sentence
 MIN_OVERLAP = 0.15  # a source sharing fewer of a claim's rare words is not worth asking the verifier about
+SMALL_MODEL_COVERED = COVERED  # a small model's sentence must also share most of its rare words with the source
 ATTRIBUTION_TRIES = 2  # other sources tried for a claim its citations do not support
 MIN_WORDS = 3  # shorter sentences ("Yes.") are not claims worth checking
 QUOTE_CHARS = 400
@@ -97,9 +98,10 @@ class Checker:
     """
 
     def __init__(self, sources: list[Source], numbering: dict[str, int], idf: dict[str, float] | None = None,
-                 drop_unsupported: bool = False, verifier: Verifier | None = None) -> None:
+                 drop_unsupported: bool = False, verifier: Verifier | None = None, small_model: bool = False) -> None:
         self.sources = sources
         self.verifier = verifier
+        self._min_covered = SMALL_MODEL_COVERED if small_model else MIN_COVERED
         self._passages = [[plain(p.text) for p in s.passages] for s in sources]
         self.titles = [s.best.title for s in sources]  # for markers that name a source by its title
         self.idf = idf
@@ -175,7 +177,7 @@ class Checker:
         return next(([n] for n in others[:ATTRIBUTION_TRIES] if self._judge(claim, n)), [])
 
     def _judge(self, claim: str, n: int) -> bool:
-        return self.verifier.judge(claim, self._passages[n - 1], self.idf).supported
+        return self.verifier.judge(claim, self._passages[n - 1], self.idf, self._min_covered).supported
 
     def _without_title(self, sentence: str) -> str:
         """A small model often starts a sentence with the title of the note it copies."""

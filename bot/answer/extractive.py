@@ -55,11 +55,12 @@ _META = re.compile(
     re.I,
 )
 _CROSS_REFERENCE = re.compile(r"\s*\((?:see|cf\.|compare)\s[^()]*\)", re.I)
+_QUOTED = re.compile(r"[\"“]([^\"“”]{8,200})[\"”]")
 _DANGLING = re.compile(
     r"^(?:this|that|these|those|it|its|they|their|them|he|she|his|her|such|but|and|also|so|yet|still|instead|"
     r"however|thus|here|there|both|neither|either|the latter|the former|the same|first|second|third|finally|"
     r"moreover|furthermore|in addition|similarly|likewise|for example|for instance|in particular|in short|"
-    r"overall|again|then|meanwhile|as a result|on the other hand|other|another|one)\b",
+    r"overall|again|then|meanwhile|as a result|on the other hand|other|another|one|more recently|later)\b",
     re.I,
 )
 _DISAGREEMENT = re.compile(
@@ -112,6 +113,13 @@ def candidates(sources: list[Source]) -> list[Candidate]:
     return out
 
 
+def _quotes_question(sentence: str, question: str) -> bool:
+    """A sentence quoting the reader's own words ("someone asking whether an AI will 'just max
+    out its reward counter' is asking about...") is about such questions, not an answer to one."""
+    asked = content_words(question)
+    return any(len(words := content_words(span)) >= 3 and words <= asked for span in _QUOTED.findall(sentence))
+
+
 def _defines(sentence: str, term: set[str]) -> bool:
     opening = " ".join(sentence.split()[:12])
     return bool(term) and term <= content_words(opening) and bool(_DEFINING.search(opening))
@@ -138,7 +146,7 @@ def _prior(candidate: Candidate, shape: Shape, term: set[str]) -> float:
 def select(question: str, sources: list[Source], embeddings, style: str = "concise") -> list[Candidate]:
     """The sentences of an answer, in reading order: the best answer to the question first."""
     shape = SHAPES.get(style, SHAPES["concise"])
-    pool = candidates(sources)
+    pool = [c for c in candidates(sources) if not _quotes_question(c.text, question)]
     if not pool:
         return []
     vectors = np.asarray(embeddings.embed_documents([c.text for c in pool]))

@@ -4,15 +4,18 @@ greeting, thanks, or a task the bot does not do (a poem, a translation, code).
 Those get a short reply instead of an "answer" stitched from whatever article shares a word
 with them ("write me a poem about reward hacking" is not answered by quoting the article).
 And for a plain "What is X?", whether the passages name X at all: articles that merely share a word
-with the question do not answer it ("the AI arms race" is not in a passage about robotic arms).
+with the question do not answer it ("the AI arms race" is not in a passage about robotic arms);
+likewise a question naming a term the library never uses that is no common word either ("Roko's
+basilisk", "grokking", "Elasticsearch").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 from bot.core.events import Reason
-from bot.core.text import content_words
+from bot.core.text import STEMMER, content_words
 from bot.core.types import Source
 
 _GREETING = re.compile(
@@ -47,6 +50,8 @@ _NAMED = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*
 _CLAUSE = re.compile(r"\b(?:and|or|but|when|that|which|who|whom|whose|if|for|to|of|in|on|with|about|between|from|by|"
                      r"as|than|so|like|exactly|really|supposed|meant|called|used)\b|[,;:(]", re.I)
 MAX_NAME_WORDS = 4
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+MIN_TERM_LETTERS = 4
 
 
 def not_a_question(message: str) -> Reason | None:
@@ -83,3 +88,18 @@ def named_term(question: str) -> set[str]:
 def mentions(sources: list[Source], term: set[str]) -> bool:
     """Whether some passage (with its title and headings) names every word of the term."""
     return any(term <= content_words(" ".join((p.title, *p.headings, p.text))) for s in sources for p in s.passages)
+
+
+def unknown_terms(question: str, library: Container[str], common: Container[str]) -> list[str]:
+    """The question's words (each part of a hyphenated one) that the library never uses (by stem)
+    and that are not common English words: what the question is about, if anything, is not in
+    the library. Contractions and short words are never such terms."""
+    out = []
+    for word in _WORD.findall(question):
+        word = re.sub(r"['’]s$", "", word.lower()).strip("'’-")
+        if "'" in word or "’" in word:
+            continue  # "isn't", "they're"
+        for part in word.split("-"):
+            if len(part) >= MIN_TERM_LETTERS and part not in common and STEMMER.stemWord(part) not in library:
+                out.append(part)
+    return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bot.answer.citations import Checker, complete_sentences, split_sentences
 from bot.answer.condense import standalone
 from bot.answer.extractive import SHAPES, Candidate, candidates, select
-from bot.answer.intent import mentions, named_term, not_a_question
+from bot.answer.intent import mentions, named_term, not_a_question, unknown_terms
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
@@ -25,7 +25,7 @@ from bot.answer.retrieval import Filters, Retriever
 from bot.answer.support import Verifier
 from bot.core.events import AnswerEvent, Cited, Done, Failed, Reason, Retrieved, Sentence, Thinking, Token
 from bot.core.index import SUMMARY_HEADING, IndexStore
-from bot.core.models import load_embeddings
+from bot.core.models import common_words, load_embeddings
 from bot.core.settings import Settings
 from bot.core.text import content_words, overlap
 from bot.core.types import Citation, Source
@@ -229,8 +229,12 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     yield Retrieved([p for s in sources for p in s.passages])
 
     term = named_term(question)
-    if sources and term and not mentions(sources, term):
-        # "What is X?" where no passage names X: the articles only share words with the question.
+    unknown = unknown_terms(question, engine.retriever.idf, common_words(engine.settings.embedding_model))
+    unknown_topic = bool(unknown) and sources and max(s.dense for s in sources) < settings.unknown_term_relevance
+    if sources and (unknown_topic or (term and not mentions(sources, term))):
+        # "What is X?" where no passage names X, or a question about a term the library never
+        # uses: the articles only share words with the question.
+        log.info("declined %r: no passage names %s", question, ", ".join(unknown) or " ".join(sorted(term)))
         yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
         timings["total_s"] = time.perf_counter() - started
         yield Done(timings)
@@ -247,7 +251,7 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     wanted = SHAPES.get(settings.answer_style, SHAPES["concise"]).sentences
     drafting = engine.llm is not None
     checker = Checker(sources, conversation.numbering, engine.retriever.idf, drop_unsupported=drafting,
-                      verifier=engine.verifier if drafting else None)
+                      verifier=engine.verifier if drafting else None, small_model=drafting and engine.llm.small)
     if engine.llm is not None:
         messages = _prompt(engine, question, sources, chosen, conversation, settings)
         stream = without_thinking(engine.llm.stream(messages, settings.max_new_tokens, settings.temperature))

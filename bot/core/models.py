@@ -118,3 +118,18 @@ def load_embeddings(name: str):
         model_kwargs={"device": "cpu", "local_files_only": True},
         encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
     )
+
+
+@lru_cache(maxsize=4)
+def common_words(name: str) -> frozenset[str]:
+    """The whole English words of the embedding model's tokenizer vocabulary (30,000 word pieces
+    of which some 20,000 are common words): a word not among them, nor in the library, is a
+    term the library cannot be about. Empty when the model has no WordPiece vocabulary."""
+    try:
+        vocab = embedding_model_path(name) / "vocab.txt"
+    except ModelMissing:
+        return frozenset()
+    if not vocab.is_file():
+        return frozenset()
+    words = vocab.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and w.islower() and len(w) > 1)

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
             "this is treated as off topic (a polite redirection, no sources listed)."
         ),
     )
+    unknown_term_relevance: float = Field(
+        0.55,
+        description=(
+            "A question naming a term the library never uses and that is no common English word "
+            "(\"Roko's basilisk\", \"grokking\") is declined unless its best passage is at least this close."
+        ),
+    )
     answer_style: AnswerStyle = Field("concise", description="concise, detailed or beginner.")
     max_new_tokens: int = Field(256, ge=16, le=4096, description="Answer length limit in tokens.")
     temperature: float = Field(0.2, ge=0.0, le=2.0, description="LLM sampling temperature.")

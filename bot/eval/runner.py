@@ -90,7 +90,9 @@ def evaluate_question(item: dict[str, Any], engine: Engine, retrieval_only: bool
     result.cited = [(c.doc_id, c.url) for c in cited.citations]
     result.markers_total = len(markers)
     result.markers_valid = sum(n in numbers for n in markers)
-    result.sentences_cited = cited.supported_sentences + cited.unsupported_sentences
+    # The sentences the reader is shown: a draft's unsupported sentences are left out (counted as dropped).
+    shown_unsupported = 0 if engine.llm is not None else cited.unsupported_sentences
+    result.sentences_cited = cited.supported_sentences + shown_unsupported
     result.sentences_supported = cited.supported_sentences
     if engine.llm is not None and not cited.abstained:
         result.draft_discarded, result.draft_dropped = cited.fallback, cited.unsupported_sentences
