@@ -245,3 +245,46 @@ def test_a_rare_word_in_a_question_the_library_answers_well_does_not_stop_the_an
     # career articles answer the question closely.
     result = cited(run(extractive_engine, "Is it worth spending five or six years in grad school if I want to help make AI safe?"))
     assert not result.abstained and result.citations
+
+
+def test_a_server_streaming_reasoning_content_shows_thinking_and_answers_only_with_content(engine_with):
+    """An OpenAI-compatible server (here a scripted one on loopback) that sends the model's
+    thought as `reasoning_content` deltas, the way vLLM, DeepSeek and llama.cpp's server do."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bot.answer.llm import OpenAICompatibleLLM
+
+    deltas = [{"role": "assistant"}, {"reasoning_content": "The astronomer is not in the sources; "},
+              {"reasoning_content": "source 1 defines wireheading."}]
+    answer = ("Wireheading is when a system meant to pursue a goal in the world goes straight for the signal "
+              "that measures that goal instead [1].")
+    deltas += [{"content": word} for word in re.findall(r"\S+\s*", answer)]
+    deltas += [{"reasoning_content": "A late thought the answer must not show."}]
+
+    class Server(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the http.server API)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for delta in deltas:
+                self.wfile.write(f"data: {json.dumps({'choices': [{'delta': delta}]})}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        llm = OpenAICompatibleLLM("reasoner", f"http://127.0.0.1:{server.server_address[1]}/v1", "", timeout=10)
+        events = run(engine_with(llm), WIREHEADING)
+    finally:
+        server.shutdown()
+    result = cited(events)
+    assert any(isinstance(e, Thinking) for e in events)
+    assert "astronomer" not in streamed(events) and "late thought" not in streamed(events)
+    assert result.answer_text.startswith("Wireheading is when a system") and "astronomer" not in result.answer_text
+    assert events[-1].timings["thinking_started_s"] < events[-1].timings["first_token_s"]
