@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from bot.answer.intent import named_term, not_a_question
+from bot.answer.intent import named_term, not_a_question, unknown_terms
 from bot.answer.pipeline import Conversation, answer
 from bot.core.events import Cited
 from bot.core.markup import plain
@@ -101,3 +101,13 @@ def test_only_a_plain_what_is_question_must_find_its_name_in_a_passage():
     assert named_term("What is the AI arms race?") == {"ai", "arm", "race"}
     assert named_term("What exactly is a 'shard' supposed to be?") == set()
     assert named_term("What are the different ways a proxy measure can break down when optimized?") == set()
+
+
+def test_terms_the_library_never_uses_are_told_from_everyday_words(extractive_engine):
+    from bot.core.models import common_words
+
+    library, common = extractive_engine.retriever.idf, common_words("bundled")
+    assert unknown_terms("roko's basilisk explained", library, common) == ["roko", "basilisk"]
+    assert unknown_terms("Isn't a well-behaved model just pretending? What is reward hacking?", library, common) == []
+    assert unknown_terms("How many shards should my Elasticsearch index have?", library, common) == ["elasticsearch"]
+    assert unknown_terms("roko's basilisk explained", library, frozenset()) == [], "no word list, no guess"

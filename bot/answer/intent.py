@@ -12,7 +12,7 @@ basilisk", "grokking", "Elasticsearch").
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Collection, Container
 
 from bot.core.events import Reason
 from bot.core.text import STEMMER, content_words
@@ -90,10 +90,13 @@ def mentions(sources: list[Source], term: set[str]) -> bool:
     return any(term <= content_words(" ".join((p.title, *p.headings, p.text))) for s in sources for p in s.passages)
 
 
-def unknown_terms(question: str, library: Container[str], common: Container[str]) -> list[str]:
+def unknown_terms(question: str, library: Container[str], common: Collection[str]) -> list[str]:
     """The question's words (each part of a hyphenated one) that the library never uses (by stem)
     and that are not common English words: what the question is about, if anything, is not in
-    the library. Contractions and short words are never such terms."""
+    the library. Contractions and short words are never such terms, and without a list of
+    common words (an embedding model with no WordPiece vocabulary) no word is reported."""
+    if not common:
+        return []
     out = []
     for word in _WORD.findall(question):
         word = re.sub(r"['’]s$", "", word.lower()).strip("'’-")

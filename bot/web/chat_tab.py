@@ -91,13 +91,15 @@ class ChatTab:
             shown: list[str] = []
             citations: list[Citation] = []
             words, retrieved = 0, False
+            thought_shown: int | None = None  # words of thought when the page last said so
             for event in answer(question, engine, session.conversation, settings, Filters(tags=tuple(tags or ()))):
                 if isinstance(event, Retrieved):
                     retrieved = True
                     if engine.llm is not None:
                         yield pending_html(f"Found {len(event.passages)} passages; writing the answer…")
                 elif isinstance(event, Thinking):
-                    if event.words % PROGRESS_WORDS == 0 or event.words < 2:
+                    if thought_shown is None or event.words - thought_shown >= PROGRESS_WORDS:
+                        thought_shown = event.words
                         yield pending_html(f"The model is thinking ({event.words} words so far); the answer follows…")
                 elif isinstance(event, Token):
                     words += len(event.text.split())
