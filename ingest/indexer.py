@@ -183,6 +183,7 @@ class Indexer:
             schema.TAGS: schema.encode_list(article.tags),
             schema.SUMMARY: article.summary,
             schema.REFERENCES: schema.encode_references(article.references),
+            schema.RELATED: schema.encode_list(article.related),
             schema.HEADINGS: schema.encode_list(chunk.headings),
             schema.POSITION: chunk.position,
             schema.CONTENT_HASH: self._stamp(article),

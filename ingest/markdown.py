@@ -78,4 +78,5 @@ def article_from_markdown(raw: str, relative_path: str, source: str = "markdown"
         tags=split_list(meta.get("tags")),
         summary=str(_first(meta, SUMMARY_KEYS) or "").strip(),
         references=_references(meta.get("references")),
+        related=split_list(meta.get("related")),
     )

@@ -58,6 +58,18 @@ def test_the_stored_article_is_the_one_the_whole_index_puts_back_together(corpus
     assert store.article("no-such-article") is None
 
 
+def test_the_page_ends_with_the_original_works_and_related_articles_to_read_next(client):
+    page = client.get("/article/wireheading").text
+    works = page.split("<h2>Original works</h2>")[1].split("</ul>")[0]
+    assert "Olds" in works and "(1954)" in works and 'href="https://doi.org/10.1037/h0058775"' in works
+    related = page.split("<h2>Related articles</h2>")[1].split("</ul>")[0]
+    assert '<a href="/article/reward-tampering">Reward tampering</a>' in related
+    assert '<a href="/article/reward-is-not-the-optimization-target">Reward is not the optimization target</a>' in related
+    article = Article(doc_id="x", title="X", text="Body.", related=("gone", "y"))
+    page = article_html(article, "", "/", {"y": "Why"})  # "gone" is no longer in the index
+    assert '<a href="/article/y">Why</a>' in page and "gone" not in page
+
+
 def test_an_unknown_article_is_a_404_page_with_the_way_back(client):
     gone = "https://example.org/removed?p=<b>1</b>"
     page = client.get(f"/article/{quote(gone, safe='')}?quote=x")

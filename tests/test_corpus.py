@@ -18,7 +18,9 @@ TAGS = set(
     """reward-learning rlhf shard-theory wireheading reward-hacking goodhart goal-misgeneralization
     value-specification inner-alignment deception instrumental-convergence corrigibility
     value-learning oversight interpretability neuroscience language-models reasoning-models
-    agent-foundations careers tools""".split()
+    agent-foundations careers tools foundations existential-risk takeoff forecasting objections
+    governance organizations people decision-theory evaluations ai-control multi-agent moral-status
+    machine-learning misuse""".split()
 )
 QUESTION_TYPES = {"single", "multi-article", "follow-up", "disagreement", "off-topic", "unanswerable", "near-miss"}
 ARTICLES = sorted(CORPUS.glob("*.md"))
@@ -30,7 +32,7 @@ def load_questions() -> list[dict]:
 
 
 def test_library_size():
-    assert len(ARTICLES) >= 60
+    assert len(ARTICLES) >= 150
 
 
 @pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.stem)
@@ -46,6 +48,9 @@ def test_article_front_matter(path: Path):
     for ref in meta["references"]:
         assert ref["title"] and ref["authors"] and isinstance(ref["year"], int)
         assert re.match(r"https?://", ref["url"]), ref
+    related = meta.get("related", [])
+    assert isinstance(related, list) and len(related) <= 6 and meta["id"] not in related, related
+    assert {f"{doc_id}.md" for doc_id in related} <= {p.name for p in ARTICLES}, "related articles must be in the library"
     words = len(body.split())
     assert 600 <= words <= 1600, f"{words} words"  # body words plus Markdown headings
     assert body.count("\n## ") >= 2

@@ -231,8 +231,9 @@ def test_greetings_thanks_and_tasks_get_a_short_reply_not_an_answer(engine_with,
     assert "AI alignment" in result.text and llm.prompts == [] and conversation.turns == []
 
 
-@pytest.mark.parametrize("question", ["What is the AI arms race?", "What is Pascal's mugging?", "pascal's mugging ai",
-                                      "roko's basilisk explained", "How do I use a clicker to reward my dog for sitting?"])
+@pytest.mark.parametrize("question", ["What is the free energy principle?", "What is Roko's basilisk?",
+                                      "friston free energy ai", "roko's basilisk explained",
+                                      "How do I use a clicker to reward my dog for sitting?"])
 def test_a_question_about_what_no_passage_names_is_declined_with_the_closest_sources(engine_with, question):
     llm = ScriptedLLM()
     result = cited(run(engine_with(llm), question))

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.app_server import AppServer, copy_data_dir
-from tests.conftest import ROOT, free_port
+from tests.conftest import CORPUS, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+BUNDLED = len(list(CORPUS.glob("*.md")))  # the library the app starts with
 EXAMPLE = "What is wireheading and why does it worry alignment researchers?"
 
 NEW_ARTICLE = """---
@@ -344,7 +345,7 @@ def test_uploaded_markdown_article_gets_cited(extractive_app, new_page, tmp_path
     assert (extractive_app.data_dir / "uploads" / "zorblax-lattice.md").is_file()
     assert list((extractive_app.data_dir / "tmp").rglob("zorblax-lattice.md"))  # Gradio's upload copy, too
     page.locator("#library-search input, #library-search textarea").first.fill("zorblax")
-    page.locator("#library-caption").get_by_text("1 of 61 articles shown").wait_for()
+    page.locator("#library-caption").get_by_text(f"1 of {BUNDLED + 1} articles shown").wait_for()
     expect(page.locator("#library-table")).to_contain_text("The Zorblax lattice for corrigible agents")
     shot(page, "library-01-uploaded")
 
@@ -379,13 +380,13 @@ def test_library_search_sort_and_remove(extractive_app, new_page):
     }""")
 
     page.locator("#library-search input, #library-search textarea").first.fill("zorblax")
-    expect(page.locator("#library-caption")).to_contain_text("1 of 61 articles shown")
+    expect(page.locator("#library-caption")).to_contain_text(f"1 of {BUNDLED + 1} articles shown")
     expect(page.locator("#library-table [data-testid=cell-0-5]")).to_have_text("zorblax-lattice")
     page.locator("#library-table [data-testid=cell-0-0]").click()
     expect(page.locator("#library-remove-choice input")).to_have_value("The Zorblax lattice for corrigible agents (zorblax-lattice)")
     page.locator("#library-remove").click()
     page.locator("#library-summary").get_by_text("Removed zorblax-lattice").wait_for()
-    expect(page.locator("#library-caption")).to_contain_text("0 of 60 articles shown")
+    expect(page.locator("#library-caption")).to_contain_text(f"0 of {BUNDLED} articles shown")
     shot(page, "library-03-removed")
 
     page.get_by_role("tab", name="Chat").click()

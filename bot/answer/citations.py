@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from bot.answer.support import COVERED, MIN_COVERED, Verifier
 from bot.core.markers import MARKER, normalise, split_markers, with_markers
 from bot.core.markup import plain
-from bot.core.text import content_words, overlap, sentences
+from bot.core.text import ENDS_AS_STATEMENT, content_words, overlap, sentences
 from bot.core.types import Citation, Source
 
 SUPPORTED = 0.5  # share of a sentence's content words a passage must contain to support it
@@ -29,7 +29,6 @@ SMALL_MODEL_COVERED = COVERED  # a small model's sentence must also share most o
 ATTRIBUTION_TRIES = 2  # other sources tried for a claim its citations do not support
 MIN_WORDS = 3  # shorter sentences ("Yes.") are not claims worth checking
 QUOTE_CHARS = 400
-_ENDS_AS_STATEMENT = re.compile(r"[.!][\"'”’)]*$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _OPENS_SENTENCE = re.compile(r"^[\"'“‘(]?[A-Za-z0-9]")
 
@@ -127,7 +126,7 @@ class Checker:
         if not bare or bare.lower() in self._seen:
             return None
         self._seen.add(bare.lower())
-        if self.drop_unsupported and not _ENDS_AS_STATEMENT.search(bare):
+        if self.drop_unsupported and not ENDS_AS_STATEMENT.search(bare):
             self.unsupported += 1  # a question, a heading or a cut-off line in a draft is no answer
             return None
         claim = content_words(bare)

@@ -18,7 +18,7 @@ import numpy as np
 from bot.answer.intent import defined_term
 from bot.core.index import SUMMARY_HEADING
 from bot.core.markup import plain, strip_bullet
-from bot.core.text import content_words, is_instruction, sentences
+from bot.core.text import ENDS_AS_STATEMENT, content_words, is_instruction, sentences
 from bot.core.types import Source
 
 
@@ -44,6 +44,7 @@ REPEAT_LIMIT = 0.85  # likeness above which a sentence says the same thing again
 LONG_PENALTY = 0.004  # per word above a beginner's comfortable length
 DEFINITION_BONUS = 0.15  # "What is X?" is answered by a sentence that says what X is
 JARGON_PENALTY = 0.03  # per name, number, quotation or bracket, for a beginner
+OPENING_BONUS = 0.2  # explainers answer their common questions in their opening paragraphs
 EXPLAINING_BONUS = 0.05  # a beginner is helped most by sentences that say what a thing is or means
 DISAGREEMENT_FLOOR = 0.6  # a detailed answer's disagreement must be this close to the best sentence
 
@@ -84,12 +85,13 @@ class Candidate:
     index: int  # the sentence's place in its passage
     text: str
     title: str = ""  # of its article
+    opening: bool = False  # in the article's opening paragraphs (before its first section)
 
 
 def readable_sentence(sentence: str) -> str | None:
     """The sentence as it reads inside an answer, or None when it is not a claim of the text."""
     sentence = _CROSS_REFERENCE.sub("", strip_bullet(sentence)).strip()
-    if (len(content_words(sentence)) < MIN_CONTENT_WORDS or sentence.endswith((":", "?"))
+    if (len(content_words(sentence)) < MIN_CONTENT_WORDS or not ENDS_AS_STATEMENT.search(sentence)
             or not sentence[:1].isupper() and not sentence[:1].isdigit()
             or _META.search(sentence) or is_instruction(sentence)):
         return None
@@ -109,7 +111,7 @@ def candidates(sources: list[Source]) -> list[Candidate]:
                 sentence = readable_sentence(raw)
                 if sentence and sentence.lower() not in seen:
                     seen.add(sentence.lower())
-                    out.append(Candidate(n, passage.position, i, sentence, passage.title))
+                    out.append(Candidate(n, passage.position, i, sentence, passage.title, len(passage.headings) <= 1))
     return out
 
 
@@ -131,6 +133,8 @@ def _prior(candidate: Candidate, shape: Shape, term: set[str]) -> float:
     penalty = RANK_PENALTY * (candidate.source - 1)
     if _defines(candidate.text, term):
         penalty -= DEFINITION_BONUS
+    if candidate.opening and candidate.source == 1:
+        penalty -= OPENING_BONUS
     if _DANGLING.match(candidate.text):
         penalty += DANGLING_PENALTY
     if words > shape.max_words:

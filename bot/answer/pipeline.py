@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bot.answer.citations import Checker, complete_sentences, split_sentences
 from bot.answer.condense import standalone
 from bot.answer.extractive import SHAPES, Candidate, candidates, select
-from bot.answer.intent import mentions, named_term, not_a_question, unknown_terms
+from bot.answer.intent import defined_term, mentions, named_term, not_a_question, unknown_terms
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
@@ -131,12 +131,16 @@ def _prompt(engine: Engine, question: str, sources: list[Source], chosen: list[C
                           conversation.turns, budget_chars=engine.llm.context_tokens * 2)
 
 
-def _add_readable_passages(store: IndexStore, sources: list[Source]) -> None:
+def _add_readable_passages(store: IndexStore, sources: list[Source], question: str) -> None:
     """A top source whose retrieved passages hold no sentence an answer can use (its summary and a
     list of related articles match a question about it best) also gets its opening passages: a
-    question about an article should be answered from it."""
+    question about an article should be answered from it. So does a top source whose title names
+    what a "What is X?" asks about: explainers say what X is in their opening paragraph, and the
+    passages that match the question best are often later ones that use X without defining it."""
+    term = defined_term(question)
     for source in sources[:TOPPED_UP]:
-        if candidates([source]):
+        names_term = bool(term) and term <= content_words(source.best.title)
+        if candidates([source]) and not names_term:
             continue
         held = {p.chunk_id for p in source.passages}
         opening = [p for p in store.passages_of(source.doc_id)
@@ -224,7 +228,7 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     query = conversation.query_for(question)
     vector = engine.retriever.embed(query)
     sources = engine.retriever.search(query, settings.top_k, filters, vector=vector)
-    _add_readable_passages(engine.store, sources)
+    _add_readable_passages(engine.store, sources, question)
     timings["retrieval_s"] = time.perf_counter() - started
     yield Retrieved([p for s in sources for p in s.passages])
 

@@ -32,6 +32,7 @@ SOURCE = "source"
 TAGS = "tags"
 SUMMARY = "summary"
 REFERENCES = "references"
+RELATED = "related"
 HEADINGS = "headings"
 POSITION = "position"
 CONTENT_HASH = "content_hash"
@@ -110,6 +111,7 @@ def passage_from(chunk_id: str, text: str, meta: dict[str, Any], dense: float = 
         references=decode_references(meta.get(REFERENCES)),
         position=int(meta.get(POSITION, 0)),
         summary=sys.intern(meta.get(SUMMARY) or ""),
+        related=decode_list(meta.get(RELATED)),
         dense=dense,
     )
 
@@ -144,7 +146,7 @@ def _article(passages: list[Passage]) -> Article:
         passages = passages[1:] or passages
     return Article(doc_id=first.doc_id, title=first.title, text=_markdown(passages), authors=first.authors, url=first.url,
                    date=first.date, source=first.source, tags=first.tags, summary=first.summary,
-                   references=first.references)
+                   references=first.references, related=first.related)
 
 
 @dataclass
@@ -247,6 +249,14 @@ class IndexStore:
         page opens one at a time."""
         passages = self.passages_of(doc_id)
         return _article(passages) if passages else None
+
+    def titles(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The titles of those of these articles the index holds, read with one filtered get:
+        the article page names its related articles and leaves out any no longer indexed."""
+        if not doc_ids:
+            return {}
+        got = self.collection.get(where={DOC_ID: {"$in": list(doc_ids)}}, include=["metadatas"])
+        return {m[DOC_ID]: m.get(TITLE, "") for m in got["metadatas"] if m}
 
     def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
         """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""

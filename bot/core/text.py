@@ -12,6 +12,9 @@ STEMMER = Stemmer.Stemmer("english")  # one English stemmer for keyword search a
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*|\d+(?:\.\d+)?")
 # A full stop after a lone capital is an initial ("Jan H. Kirchner"), not the end of a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+# A statement ends with a full stop or an exclamation mark, perhaps inside quotes or brackets: not
+# a question, a heading, or a sentence cut off where a chunk boundary fell.
+ENDS_AS_STATEMENT = re.compile(r"[.!][\"'”’)]*$")
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from

@@ -43,13 +43,14 @@ class Article:
     tags: tuple[str, ...] = ()
     summary: str = ""
     references: tuple[Reference, ...] = ()
+    related: tuple[str, ...] = ()  # ids of other articles a reader should read next
 
     @property
     def content_hash(self) -> str:
         """Changes whenever anything stored for the article changes (text or metadata)."""
         meta = "\x1f".join(
             [self.title, ",".join(self.authors), self.url, self.date, self.source,
-             ",".join(self.tags), self.summary, repr(self.references)]
+             ",".join(self.tags), self.summary, repr(self.references), ",".join(self.related)]
         )
         return text_hash(meta + "\x1e" + self.text)
 
@@ -86,6 +87,7 @@ class Passage:
     references: tuple[Reference, ...] = ()
     position: int = 0
     summary: str = ""  # the article's summary, if it has one (one shared string per article)
+    related: tuple[str, ...] = ()
     dense: float = 0.0
     bm25: float = 0.0
     fused: float = 0.0

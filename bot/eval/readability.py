@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.core.markers import strip_markers
-from bot.core.text import sentences
+from bot.core.text import ENDS_AS_STATEMENT, sentences
 
 _MARKUP = {
     "html tag": re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>"),
@@ -36,7 +36,6 @@ _ABOUT_AN_ARTICLE = re.compile(
     r"|\bin this (?:article|section|post)\b|\bsee \"",
     re.I,
 )
-_ENDS_AS_SENTENCE = re.compile(r"[.!]['\"”’)]*$")
 
 
 def readability_problems(answer: str) -> list[str]:
@@ -50,7 +49,7 @@ def readability_problems(answer: str) -> list[str]:
             problems.append(f"question or heading as a sentence: {bare[:80]!r}")
         elif bare.endswith(":"):
             problems.append(f"list stub: {bare[:80]!r}")
-        elif not _ENDS_AS_SENTENCE.search(bare):
+        elif not ENDS_AS_STATEMENT.search(bare):
             problems.append(f"not a sentence: {bare[:80]!r}")
         if _ABOUT_AN_ARTICLE.search(bare):
             problems.append(f"sentence about an article: {bare[:80]!r}")

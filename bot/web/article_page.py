@@ -14,7 +14,7 @@ import html
 import re
 
 from bot.core.types import Article
-from bot.web.render import external_link, safe_url
+from bot.web.render import article_path, external_link, reference_html, safe_url
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 START, END = "\ue000", "\ue001"  # private-use characters that mark the passage until it is escaped
@@ -117,10 +117,26 @@ def _page(title: str, body: str, chat_url: str) -> str:
             f'<p class="back"><a href="{html.escape(chat_url, quote=True)}">← AlignChat</a></p>{body}</body></html>')
 
 
-def article_html(article: Article, quote: str, chat_url: str) -> str:
+def _further_reading(article: Article, related: dict[str, str], chat_url: str) -> str:
+    """The original works the article explains (linked where they have a URL) and the related
+    articles of the library (opened in the app, like a citation), so a reader can go on from here."""
+    out = []
+    if article.references:
+        items = "".join(f"<li>{reference_html(ref)}</li>" for ref in article.references)
+        out.append(f'<h2>Original works</h2><ul class="references">{items}</ul>')
+    shown = [(doc_id, related[doc_id]) for doc_id in article.related if related.get(doc_id)]
+    if shown:
+        items = [f'<li><a href="{html.escape(chat_url + article_path(doc_id), quote=True)}">{html.escape(title)}</a></li>'
+                 for doc_id, title in shown]
+        out.append(f'<h2>Related articles</h2><ul class="related">{"".join(items)}</ul>')
+    return f"<footer>{''.join(out)}</footer>" if out else ""
+
+
+def article_html(article: Article, quote: str, chat_url: str, related: dict[str, str] | None = None) -> str:
     """The article's page: title, authors, date, its own URL if it has one, the summary and the
     text, with the quoted passage highlighted as <mark id="cited"> (or a note when the article no
-    longer contains it)."""
+    longer contains it), then the works it explains and the related articles (`related` maps the
+    ids the index still holds to their titles)."""
     in_text = find_passage(article.text, quote)
     in_summary = None if in_text else find_passage(article.summary, quote)
     marks = _Marks()
@@ -133,7 +149,8 @@ def article_html(article: Article, quote: str, chat_url: str) -> str:
     if article.summary:
         header.append(f'<div class="summary">{_blocks(_marked(article.summary, in_summary), marks)}</div>')
     text = _blocks(_marked(article.text, in_text), marks, article.title)
-    return _page(article.title, f"<header>{''.join(header)}</header><article>{text}</article>", chat_url)
+    footer = _further_reading(article, related or {}, chat_url)
+    return _page(article.title, f"<header>{''.join(header)}</header><article>{text}</article>{footer}", chat_url)
 
 
 def missing_html(doc_id: str, chat_url: str) -> str:

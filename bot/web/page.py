@@ -107,7 +107,8 @@ def article_routes(engine: Engine) -> list[Route]:
         found = await run_in_threadpool(engine.store.article, doc_id)
         if found is None:
             return HTMLResponse(missing_html(doc_id, chat_url), status_code=404, headers=headers)
-        return HTMLResponse(article_html(found, request.query_params.get("quote", ""), chat_url), headers=headers)
+        related = await run_in_threadpool(engine.store.titles, found.related)
+        return HTMLResponse(article_html(found, request.query_params.get("quote", ""), chat_url, related), headers=headers)
 
     return [Route(ARTICLE_ROUTE + "/{doc_id:path}", article, methods=["GET"])]
 

@@ -41,7 +41,12 @@ def external_link(url: str, text_html: str, title: str = "") -> str:
 def article_url(c: Citation) -> str:
     """The app's page of the cited article, scrolled to the quote (highlighted there). Relative,
     so it works wherever the app is mounted; the doc_id is one path segment, whatever it holds."""
-    return f"{ARTICLE_ROUTE.lstrip('/')}/{quote(c.doc_id, safe='')}?quote={quote(c.quote, safe='')}#cited"
+    return f"{article_path(c.doc_id)}?quote={quote(c.quote, safe='')}#cited"
+
+
+def article_path(doc_id: str) -> str:
+    """The app's page of an article, relative to the chat page."""
+    return f"{ARTICLE_ROUTE.lstrip('/')}/{quote(doc_id, safe='')}"
 
 
 def _in_app(c: Citation, text_html: str) -> str:
@@ -73,7 +78,8 @@ def _link(url: str, text: str) -> str:
     return external_link(url, html.escape(text)) if url else html.escape(text)
 
 
-def _reference(r: Reference) -> str:
+def reference_html(r: Reference) -> str:
+    """An original work: its title (linked when it has a web address), authors and year."""
     by = f" — {', '.join(r.authors)}" if r.authors else ""
     year = f" ({r.year})" if r.year else ""
     return _link(r.url, r.title) + html.escape(by + year)
@@ -92,7 +98,7 @@ def sources_block(citations: list[Citation], label: str = "Sources", anchor: str
         if safe_url(c.url):
             heading += " <small>" + external_link(c.link, "original ↗", "the article where it was published") + "</small>"
         meta = " · ".join(html.escape(x) for x in (", ".join(c.authors), c.date) if x)
-        refs = "".join(f"<li>{_reference(r)}</li>" for r in c.references)
+        refs = "".join(f"<li>{reference_html(r)}</li>" for r in c.references)
         items.append(
             f'<li id="{anchor}-{c.n}"><b>[{c.n}]</b> {heading}' + (f" <small>{meta}</small>" if meta else "")
             + f"<blockquote>{html.escape(c.quote)}</blockquote>"
