@@ -54,7 +54,7 @@ def test_answer_styles_differ_visibly(extractive_engine, question):
 
 def test_a_what_is_question_opens_with_what_it_is(extractive_engine):
     first = sentences(final(extractive_engine, "What is shard theory?").text)[0]
-    assert first.startswith("Shard theory") and (" argues " in first or " is " in first)
+    assert first.startswith("Shard theory") and any(verb in first for verb in (" argues ", " is ", " holds "))
 
 
 @pytest.mark.parametrize("raw, clean", [
