@@ -85,7 +85,8 @@ def evaluate(args: argparse.Namespace, settings: Settings) -> int:
     # The baseline reads the same library as the engine, whatever was ingested into it.
     baseline = NaiveBaseline(engine.store.stored_articles(), engine.embeddings) if args.baseline == "naive" else None
     run = run_evaluation(args.questions, engine, retrieval_only=args.retrieval_only, out_dir=args.out,
-                         baseline=baseline, compare=args.compare, limit=args.limit, show_bar=not args.json,
+                         baseline=baseline, compare=args.compare, limit=args.limit, every=args.every,
+                         show_bar=not args.json,
                          judge=judge)
     if args.json:
         print(json.dumps(run.summary, indent=2))
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                              help="LLM that grades faithfulness and relevance (openai:MODEL or gguf:PATH; `none` to skip); "
                                   "default: the answering LLM when it is a gguf: or openai: model, never the bundled one")
     eval_parser.add_argument("--limit", type=int, help="only the first N questions")
+    eval_parser.add_argument("--every", type=int, default=1, metavar="K",
+                             help="only every K-th question: a sample spread over the whole set")
     eval_parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     eval_parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)

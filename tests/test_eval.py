@@ -85,6 +85,14 @@ def test_generation_metrics_resume_and_compare(corpus_data_dir, small_questions,
     assert other.returncode == 2 and "(limit differ)" in other.stderr and "Traceback" not in other.stderr
     assert len((out / "results.jsonl").read_text().splitlines()) == 10
 
+    # A sample spread over the set: every second question, in the set's order.
+    sampled = run_cli([*args, "--every", "2", "--out", str(tmp_path / "sample")], corpus_data_dir)
+    assert sampled.returncode == 0, sampled.stderr[-3000:]
+    asked = [json.loads(line)["id"] for line in small_questions.read_text().splitlines()]
+    assert [json.loads(line)["id"] for line in (tmp_path / "sample" / "results.jsonl").read_text().splitlines()] == asked[::2]
+    nothing = run_cli([*args, "--every", "0"], corpus_data_dir)
+    assert nothing.returncode == 2 and "--every must be 1 or more" in nothing.stderr and "Traceback" not in nothing.stderr
+
     second = run_cli([*args, "--out", str(tmp_path / "second"), "--compare", str(out)], corpus_data_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     report = (tmp_path / "second" / "report.md").read_text()

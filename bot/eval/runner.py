@@ -126,17 +126,20 @@ def _resume(out_dir: Path, config: dict[str, Any]) -> list[QuestionResult]:
 def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool = False,
                    out_dir: Path | None = None, baseline: NaiveBaseline | None = None, compare: Path | None = None,
                    progress: Callable[[int, int], None] | None = None, limit: int | None = None,
-                   show_bar: bool = False, judge: Judge | None = None) -> EvalRun:
+                   every: int = 1, show_bar: bool = False, judge: Judge | None = None) -> EvalRun:
     """Evaluate `engine` on a question set; optionally write results, report and plots to out_dir.
 
     `baseline` is also scored on the same questions (retrieval only); `judge` adds LLM-judged
-    faithfulness and relevance (a separate, labelled section)."""
+    faithfulness and relevance (a separate, labelled section). `every` keeps every k-th question:
+    a sample spread over the whole set, where `limit` alone would take only its oldest questions."""
     if judge is not None and retrieval_only:
         raise ValueError(NEEDS_ANSWERS)
-    questions = load_questions(questions_path)[:limit]
+    if every < 1:
+        raise ValueError(f"--every must be 1 or more (got {every}): 1 keeps every question, 5 every fifth")
+    questions = load_questions(questions_path)[::every][:limit]
     # What a resumed run must share with the interrupted one: same questions, model, settings, and
     # the same indexed chunks (chunk ids hash their text, so any re-ingested change shows).
-    config = {"questions": str(questions_path.resolve()), "llm": engine.llm_name, "limit": limit,
+    config = {"questions": str(questions_path.resolve()), "llm": engine.llm_name, "limit": limit, "every": every,
               "retrieval_only": retrieval_only, "top_k": engine.settings.top_k,
               "index": text_hash("\n".join(sorted(engine.retriever.chunk_index)))}
     if judge is not None:
