@@ -24,7 +24,7 @@ def ensure_index(settings: Settings) -> None:
     from ingest.indexer import Indexer
 
     log.info("the index is empty: ingesting the bundled corpus from %s", CORPUS_DIR)
-    report = Indexer(settings).run([CORPUS_DIR])
+    report = Indexer(settings, user="app (first start)").run([CORPUS_DIR])
     log.info("%s", report.summary())
 
 
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         # Uploads and exports stay under the data dir: Gradio reads this when it is imported.
         os.environ["GRADIO_TEMP_DIR"] = str(settings.web_temp_dir.resolve())
         from bot.answer.pipeline import Engine
+        from bot.web.access import Access, is_loopback
         from bot.web.page import build_app, launch_options
 
         engine = Engine.open(settings)
@@ -47,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log.info("serving %d passages, answers by %s", engine.store.count(), engine.llm_name)
-    app = build_app(engine)
+    access = Access.from_settings(settings, args.host)
+    if not settings.logins and not is_loopback(args.host):
+        log.warning("serving %s without a login: visitors can read and ask, nobody can change the library "
+                    "(set ALIGNCHAT_AUTH and ALIGNCHAT_EDITORS to allow editing)", args.host)
+    app = build_app(engine, access)
     app.queue(default_concurrency_limit=4).launch(**launch_options(engine, args.host, args.port))
     return 0
 

@@ -3,8 +3,8 @@
 The index itself is the record of what is indexed: every chunk carries its article's doc_id,
 content hash, source and location, and chunk ids are derived from their text. A re-run
 compares what each article should have with what is stored, embeds only chunks that are new,
-writes an article's new chunks in one call before deleting its stale ones, and prunes articles
-that left a re-ingested source. A run killed at any point leaves state that the next run
+writes an article's new chunks in one call before deleting its stale ones, and moves articles
+that left a re-ingested source to the trash. A run killed at any point leaves state that the next run
 repairs: stale chunks carry the old content hash, so a half-updated article never looks done.
 """
 
@@ -21,13 +21,16 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.core import index as schema
+from bot.core.audit import cli_user
 from bot.core.index import IndexStore
 from bot.core.models import embedding_model_path, load_embeddings
 from bot.core.settings import Settings
 from bot.core.types import Article, Chunk
+from bot.core.writes import library_write
 from ingest.chunking import Chunker, load_tokenizer
 from ingest.markdown import LoadError
 from ingest.sources import Source, discover, load
+from ingest.trash import Trash
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 4096  # chunks embedded before their articles are written (bounds work lost to a crash)
@@ -52,7 +55,7 @@ class Report:
     def summary(self) -> str:
         return (
             f"{self.documents_seen} documents: {self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.deleted} deleted, {len(self.failed)} failed; "
+            f"{self.unchanged} unchanged, {self.deleted} moved to the trash, {len(self.failed)} failed; "
             f"{self.chunks_embedded} chunks embedded, {self.chunks_total} in the index "
             f"({self.seconds:.1f} s)"
         )
@@ -69,9 +72,14 @@ class _Work:
 
 
 class Indexer:
-    def __init__(self, settings: Settings, progress: bool = True) -> None:
+    """Runs hold the data dir's write lock and are written to the audit log as `user`'s;
+    articles pruned from a source go to the trash, so nothing indexed is lost to a bad re-run."""
+
+    def __init__(self, settings: Settings, progress: bool = True, user: str | None = None) -> None:
         self.settings = settings
         self.progress = progress
+        self.user = user or cli_user()
+        self.trash = Trash(settings)
         self.store = IndexStore(settings, create=True)
         tokenizer = load_tokenizer(embedding_model_path(settings.embedding_model))
         self.chunker = Chunker(tokenizer, settings.chunk_tokens, settings.chunk_overlap)
@@ -85,11 +93,24 @@ class Indexer:
 
     def rebuild(self) -> None:
         """Start over: drop the collection (a user asked for it with --rebuild)."""
-        self.store.client.delete_collection(self.settings.collection)
-        self.store = IndexStore(self.settings, create=True)
+        with library_write(self.settings):
+            chunks = self.store.count()
+            self.store.client.delete_collection(self.settings.collection)
+            self.store = IndexStore(self.settings, create=True)
+            self.trash.audit.append(self.user, "rebuild", chunks_dropped=chunks)
 
     def run(self, paths: Sequence[Path] = (), sources: Sequence[Source] = (), prune: bool = True,
             fetch: Callable[[str], Article] | None = None) -> Report:
+        with library_write(self.settings):
+            report = self._run(paths, sources, prune, fetch)
+            if report.added or report.updated or report.deleted:
+                self.trash.audit.append(self.user, "ingest", inputs=[str(p) for p in paths] + [s.key for s in sources],
+                                        added=report.added, updated=report.updated, deleted=report.deleted,
+                                        chunks_total=report.chunks_total)
+        return report
+
+    def _run(self, paths: Sequence[Path], sources: Sequence[Source], prune: bool,
+             fetch: Callable[[str], Article] | None) -> Report:
         started = time.perf_counter()
         report = Report()
         stored: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -145,10 +166,10 @@ class Indexer:
                 continue
             if any(m.get(schema.LOCATION) in failed_locations for m in metas):
                 continue
-            self.store.delete(list(chunks))
+            self.trash.remove(self.store, doc_id, self.user)
             del stored[doc_id]
             report.deleted += 1
-            log.info("deleted %s (no longer in %s)", doc_id, source.key)
+            log.info("moved %s to the trash (no longer in %s)", doc_id, source.key)
 
     def _stamp(self, article: Article) -> str:
         return f"{article.content_hash}/{self._signature}"

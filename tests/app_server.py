@@ -23,8 +23,10 @@ def copy_data_dir(source: Path, target: Path) -> Path:
 class AppServer:
     """`python app.py` with its own data dir and environment; `url` is set once / answers 200."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, name: str = "app") -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, name: str = "app",
+                 host: str = "127.0.0.1") -> None:
         self.data_dir = data_dir
+        self.host = host  # the address it binds; the tests reach it on loopback either way
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = data_dir / f"{name}.log"
@@ -38,7 +40,7 @@ class AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "w")
         started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=ROOT, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "app.py", "--host", self.host, "--port", str(self.port)], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = started + timeout

@@ -385,8 +385,11 @@ def test_library_search_sort_and_remove(extractive_app, new_page):
     page.locator("#library-table [data-testid=cell-0-0]").click()
     expect(page.locator("#library-remove-choice input")).to_have_value("The Zorblax lattice for corrigible agents (zorblax-lattice)")
     page.locator("#library-remove").click()
-    page.locator("#library-summary").get_by_text("Removed zorblax-lattice").wait_for()
+    page.locator("#library-summary").get_by_text("Moved zorblax-lattice").wait_for()
     expect(page.locator("#library-caption")).to_contain_text(f"0 of {BUNDLED} articles shown")
+    page.locator("#library-trash-choice input").click()
+    expect(page.get_by_role("option").first).to_contain_text("The Zorblax lattice for corrigible agents (zorblax-lattice)")
+    page.keyboard.press("Escape")
     shot(page, "library-03-removed")
 
     page.get_by_role("tab", name="Chat").click()
@@ -397,6 +400,16 @@ def test_library_search_sort_and_remove(extractive_app, new_page):
     assert gone.status == 404
     expect(page.locator("body")).to_contain_text("is not in the library: it may have been removed")
     shot(page, "library-04-removed-article-page")
+
+    page.goto(extractive_app.url)  # a mistake: the editor takes it back out of the trash
+    page.get_by_role("tab", name="Library").click()
+    choose(page, "library-trash-choice", "The Zorblax lattice for corrigible agents (zorblax-lattice), removed")
+    page.locator("#library-restore").click()
+    page.locator("#library-summary").get_by_text("Restored zorblax-lattice").wait_for()
+    page.locator("#library-search input, #library-search textarea").first.fill("zorblax")
+    expect(page.locator("#library-caption")).to_contain_text(f"1 of {BUNDLED + 1} articles shown")
+    shot(page, "library-05-restored")
+    assert page.goto(extractive_app.url + "article/zorblax-lattice").status == 200
 
 
 def test_script_in_a_title_renders_as_text(extractive_app, new_page, tmp_path):
@@ -489,7 +502,8 @@ def test_unreachable_llm_shows_a_readable_error_and_the_page_stays_usable(corpus
 
 def test_login_is_required_when_alignchat_auth_is_set(corpus_data_dir, tmp_path, new_page):
     data_dir = copy_data_dir(corpus_data_dir, tmp_path / "data")
-    app = AppServer(data_dir, {"ALIGNCHAT_LLM": "extractive", "ALIGNCHAT_AUTH": "alice:s3cret"}).start()
+    app = AppServer(data_dir, {"ALIGNCHAT_LLM": "extractive", "ALIGNCHAT_AUTH": "alice:s3cret,rob:r34der",
+                               "ALIGNCHAT_EDITORS": "alice"}).start()
     try:
         page = new_page()
         refused = page.goto(app.url + "article/wireheading?quote=x")
@@ -509,6 +523,24 @@ def test_login_is_required_when_alignchat_auth_is_set(corpus_data_dir, tmp_path,
         shot(page, "auth-02-logged-in")
         assert page.goto(app.url + "article/wireheading").status == 200
         assert page.locator("h1").inner_text().startswith("Wireheading")
+        page.goto(app.url)
+        page.get_by_role("tab", name="Library").click()
+        expect(page.locator("#library-remove")).to_be_visible()  # alice edits
+
+        reader = new_page()  # rob reads: the library without its editing controls, and why
+        reader.goto(app.url)
+        reader.get_by_label("username").fill("rob")
+        reader.get_by_label("password").fill("r34der")
+        reader.get_by_role("button", name="Login").click()
+        reader.get_by_role("tab", name="Library").click()
+        expect(reader.locator("#library-reader-note")).to_contain_text("You are logged in as rob, a reader")
+        expect(reader.locator("#library-caption")).to_contain_text("articles shown")
+        assert reader.locator("#library-remove").count() == 0 or not reader.locator("#library-remove").is_visible()
+        assert reader.locator("#library-add").count() == 0 or not reader.locator("#library-add").is_visible()
+        shot(reader, "auth-03-reader-library")
+        reader.get_by_role("tab", name="Evaluation").click()
+        expect(reader.locator("#eval-reader-note")).to_contain_text("a reader")
+        assert reader.locator("#eval-run").count() == 0 or not reader.locator("#eval-run").is_visible()
     finally:
         app.stop()
 

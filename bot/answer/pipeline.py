@@ -29,6 +29,7 @@ from bot.core.models import common_words, load_embeddings
 from bot.core.settings import Settings
 from bot.core.text import content_words, overlap
 from bot.core.types import Citation, Source
+from bot.core.writes import library_version
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Engine:
         self.verifier = Verifier(retriever.embeddings)  # shared, so its cache of passage windows is too
         self._other_llms: OrderedDict[str, LLM | None] = OrderedDict()
         self._other_llms_lock = threading.Lock()
+        self._version = library_version(settings)
+        self._refresh_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, with_llm: bool = True) -> Engine:
@@ -111,7 +114,23 @@ class Engine:
 
     def refresh(self) -> None:
         """Pick up what ingestion changed since start-up (the keyword index is rebuilt)."""
-        self.retriever = self.retriever.reloaded()
+        with self._refresh_lock:
+            self._version = library_version(self.settings)
+            self.retriever = self.retriever.reloaded()
+
+    def refresh_if_changed(self) -> bool:
+        """Reload when another process (`python -m ingest`, a restore) changed the library since
+        this engine last looked: one small file read per question. True when it reloaded."""
+        if library_version(self.settings) == self._version:
+            return False
+        with self._refresh_lock:
+            seen = library_version(self.settings)
+            if seen == self._version:
+                return False  # another thread reloaded meanwhile
+            log.info("the library changed on disk; reloading the search index")
+            self.retriever = self.retriever.reloaded(self.store.reopened())
+            self._version = seen
+            return True
 
     @property
     def llm_name(self) -> str:

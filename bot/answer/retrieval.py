@@ -152,9 +152,9 @@ class Retriever:
         self.idf = inverse_document_frequencies(keyword_texts)
         self.centroid = self._centroid()
 
-    def reloaded(self) -> Retriever:
-        """A retriever over what the store holds now (ingestion changed it), fused the same way."""
-        return Retriever(self.store, self.embeddings, self.rankings, self.rrf_k)
+    def reloaded(self, store: IndexStore | None = None) -> Retriever:
+        """A retriever over what the store (or a reopened one) holds now, fused the same way."""
+        return Retriever(store or self.store, self.embeddings, self.rankings, self.rrf_k)
 
     def _centroid(self) -> np.ndarray:
         """The library's mean direction: what "on topic" looks like to the embedding model."""

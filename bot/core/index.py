@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -164,6 +164,23 @@ class ArticleInfo:
 
 
 @dataclass
+class Records:
+    """Stored chunks exactly as Chroma holds them: row i of `vectors` belongs to `ids[i]`."""
+
+    ids: list[str]
+    documents: list[str]
+    metadatas: list[dict[str, Any]]
+    vectors: np.ndarray
+
+
+def _records(got: dict[str, Any]) -> Records:
+    ids = list(got["ids"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    return Records(ids, [d or "" for d in got["documents"]], [dict(m or {}) for m in got["metadatas"]],
+                   vectors.reshape(len(ids), vectors.shape[-1] if ids else 0))
+
+
+@dataclass
 class StoredChunk:
     chunk_id: str
     metadata: dict[str, Any]
@@ -195,6 +212,18 @@ class IndexStore:
                 f"ALIGNCHAT_EMBEDDING_MODEL is {settings.embedding_model!r}: set it back, or run "
                 "`python -m ingest --rebuild` to re-embed everything"
             )
+
+    def reopened(self) -> IndexStore:
+        """This index opened afresh, seeing what other processes wrote since. An embedded Chroma
+        caches one engine per path and process, and that engine's reads go wrong after another
+        process deleted chunks ("Error finding id"); dropping the cached engine (chromadb keeps no
+        public call for one path) makes the new client read from disk, while clients still holding
+        the old engine go on working until they are dropped."""
+        if not self.settings.chroma_url:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient._identifier_to_system.pop(getattr(self.client, "_identifier", ""), None)
+        return IndexStore(self.settings, create=False)
 
     @classmethod
     def open_for_reading(cls, settings: Settings) -> IndexStore:
@@ -281,11 +310,28 @@ class IndexStore:
                 info.chunks += 1
         return sorted(by_doc.values(), key=lambda a: a.title.lower())
 
-    def delete_article(self, doc_id: str) -> int:
-        """Remove an article's chunks; returns how many there were (0: no such article)."""
-        ids = self.collection.get(where={DOC_ID: doc_id}, include=[])["ids"]
-        self.delete(ids)
-        return len(ids)
+    def records_of(self, doc_id: str) -> Records:
+        """Everything stored for one article (ids, texts, metadata, vectors): what the trash keeps."""
+        return _records(self.collection.get(where={DOC_ID: doc_id}, include=["documents", "metadatas", "embeddings"]))
+
+    def all_records(self) -> Iterator[Records]:
+        """The whole collection, a page at a time (a backup streams it without holding it all)."""
+        offset = 0
+        while True:
+            page = _records(self.collection.get(include=["documents", "metadatas", "embeddings"], limit=PAGE,
+                                                offset=offset))
+            if page.ids:
+                yield page
+            if len(page.ids) < PAGE:
+                return
+            offset += PAGE
+
+    def put(self, records: Records) -> None:
+        """Store records as they were (a restore from the trash or a backup)."""
+        for start in range(0, len(records.ids), PAGE):
+            end = start + PAGE
+            self.upsert(records.ids[start:end], records.vectors[start:end].tolist(), records.documents[start:end],
+                        records.metadatas[start:end])
 
     def upsert(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
                metadatas: list[dict[str, Any]]) -> None:

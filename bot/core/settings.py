@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AnswerStyle = Literal["concise", "detailed", "beginner"]
@@ -81,7 +81,20 @@ class Settings(BaseSettings):
         200, ge=32, le=256, description="Chunk size in embedding-model tokens (title included)."
     )
     chunk_overlap: int = Field(32, ge=0, le=128, description="Overlap between chunks, in tokens.")
-    auth: str | None = Field(None, description="`user:password` to require a login in the web app; unset: no login.")
+    auth: str | None = Field(
+        None,
+        description=(
+            "`user:password`, or several pairs separated by commas, to require a login in the web "
+            "app; unset: no login."
+        ),
+    )
+    editors: str | None = Field(
+        None,
+        description=(
+            "Comma-separated users of ALIGNCHAT_AUTH who may add and remove articles and run "
+            "evaluations; the others only read. Unset: every logged-in user edits."
+        ),
+    )
     max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest file the web app accepts for ingestion, in MiB.")
 
     @field_validator("llm")
@@ -99,9 +112,32 @@ class Settings(BaseSettings):
     @field_validator("auth")
     @classmethod
     def _check_auth(cls, value: str | None) -> str | None:
-        if value is not None and (":" not in value or not all(value.split(":", 1))):
-            raise ValueError("ALIGNCHAT_AUTH must look like user:password (both non-empty)")
+        if value is not None:
+            _logins(value)
         return value
+
+    @field_validator("editors")
+    @classmethod
+    def _check_editors(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        auth = info.data.get("auth")
+        if not auth:
+            raise ValueError("ALIGNCHAT_EDITORS names users of ALIGNCHAT_AUTH: set ALIGNCHAT_AUTH too")
+        unknown = set(_names(value)) - {user for user, _ in _logins(auth)}
+        if unknown:
+            raise ValueError(f"ALIGNCHAT_EDITORS names {', '.join(sorted(unknown))}, who are not in ALIGNCHAT_AUTH")
+        return value
+
+    @property
+    def logins(self) -> list[tuple[str, str]]:
+        """The (user, password) pairs of ALIGNCHAT_AUTH; empty: no login."""
+        return _logins(self.auth) if self.auth else []
+
+    @property
+    def editor_names(self) -> frozenset[str] | None:
+        """Who may change the library; None: every logged-in user."""
+        return frozenset(_names(self.editors)) if self.editors else None
 
     # Everything the app writes lives under the data dir, at these paths.
 
@@ -131,3 +167,36 @@ class Settings(BaseSettings):
     def web_temp_dir(self) -> Path:
         """Gradio's cache of uploads and downloads (exports)."""
         return self.data_dir / "tmp"
+
+    @property
+    def trash_dir(self) -> Path:
+        """Removed articles, with their stored chunks and vectors, until restored or purged."""
+        return self.data_dir / "trash"
+
+    @property
+    def audit_file(self) -> Path:
+        """Every change of the library: who, when, what (one JSON object a line, append only)."""
+        return self.data_dir / "audit.jsonl"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where a restore keeps the state it replaced."""
+        return self.data_dir / "backups"
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _logins(value: str) -> list[tuple[str, str]]:
+    """Parse `user:password[,user:password...]`; a password may hold colons but not commas."""
+    pairs: list[tuple[str, str]] = []
+    for item in value.split(","):
+        user, _, password = item.strip().partition(":")
+        if not user or not password:
+            raise ValueError("ALIGNCHAT_AUTH must look like user:password, or several such pairs separated by "
+                             "commas (user and password non-empty, no comma in a password)")
+        if user in {u for u, _ in pairs}:
+            raise ValueError(f"ALIGNCHAT_AUTH names {user} twice")
+        pairs.append((user, password))
+    return pairs

@@ -86,6 +86,7 @@ class ChatTab:
             yield notice_html(EMPTY_LIBRARY)
             return
         try:
+            self.engine.refresh_if_changed()
             settings = self.backends.settings_for(self.engine.settings, backend, model, style, top_k)
             engine = self.engine.for_settings(settings)
             shown: list[str] = []

@@ -23,6 +23,7 @@ from bot.core.paths import QUESTIONS_FILE
 from bot.eval.judge import Judge, judge_spec
 from bot.eval.report import BY_TAG_PNG, LATENCIES, LATENCY_PNG, METRICS_PNG, RATES, SUMMARY_FILE, load_summary
 from bot.eval.runner import RUN_FILE, run_evaluation
+from bot.web.access import Access, NotAllowed
 from bot.web.backends import Backends
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,18 @@ def _round(value: float | None) -> float | None:
 
 
 class EvalTab:
-    def __init__(self, engine: Engine, backends: Backends) -> None:
+    def __init__(self, engine: Engine, backends: Backends, access: Access) -> None:
         self.engine = engine
         self.backends = backends
+        self.access = access
 
     def run(self, questions_file: str | None, limit: float | None, retrieval_only: bool, backend: str, model: str,
-            style: str, top_k: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            style: str, top_k: float, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        """Run the harness with the Chat tab's settings (editors only: a run occupies the cores)."""
+        try:
+            self.access.require_editor(request, "run evaluations")
+        except NotAllowed as exc:
+            return f'<p class="notice">⚠ {html.escape(str(exc))}</p>', None, None, None
         questions = Path(questions_file) if questions_file else QUESTIONS_FILE
         root = self.engine.settings.evals_dir
         previous = previous_run(root, retrieval_only)
@@ -113,20 +120,28 @@ class EvalTab:
         report = str(run.report_path) if run.report_path else None
         return status, comparison_table(run.summary, before), plots, report
 
-    def build(self, settings_inputs: list[gr.components.Component]) -> None:
+    def load(self, request: gr.Request) -> tuple[Any, Any]:
+        """The run button for editors only; a reader is told why it is not there."""
+        notice = self.access.reader_notice(request)
+        return (gr.update(visible=not notice),
+                gr.update(value=f'<p class="notice">{html.escape(notice)}</p>' if notice else "", visible=bool(notice)))
+
+    def build(self, app: gr.Blocks, settings_inputs: list[gr.components.Component]) -> None:
         gr.Markdown("Runs the evaluation harness with the Chat tab's settings (backend, style, number of sources). "
                     "Retrieval only takes seconds; full answers take a few seconds per question with the bundled model.")
         with gr.Row():
-            questions = gr.File(label="Question set (JSONL like corpus/questions.jsonl; empty: the bundled 180 questions)",
+            questions = gr.File(label="Question set (JSONL like corpus/questions.jsonl; empty: the bundled question set)",
                                 file_types=[".jsonl"], type="filepath", elem_id="eval-questions")
             with gr.Column():
                 limit = gr.Number(0, precision=0, minimum=0, label="Only the first N questions (0: all)", elem_id="eval-limit")
                 retrieval_only = gr.Checkbox(True, label="Retrieval only (no answers generated)", elem_id="eval-retrieval-only")
-                start = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
+                start = gr.Button("Run evaluation", variant="primary", elem_id="eval-run", visible=False)
         status = gr.HTML(elem_id="eval-status")
         table = gr.Dataframe(headers=["Metric", "This run", "Previous run", "Change"], interactive=False,
                              elem_id="eval-table")
         plots = gr.Gallery(label="Plots", columns=3, height="auto", object_fit="contain", elem_id="eval-plots")
         report = gr.File(label="Full report (Markdown; the plots are beside it)", interactive=False, elem_id="eval-report")
+        reader_note = gr.HTML(visible=False, elem_id="eval-reader-note")
+        app.load(self.load, None, [start, reader_note], api_visibility="private")
         start.click(self.run, [questions, limit, retrieval_only, *settings_inputs], [status, table, plots, report],
                     concurrency_limit=1, concurrency_id="evaluation", api_visibility="private")

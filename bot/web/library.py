@@ -1,5 +1,5 @@
 """What the Library tab does to the index, without any UI: list, search and sort articles, take
-uploads and pasted URLs into ingestion, remove an article.
+uploads and pasted URLs into ingestion.
 
 Uploaded files are copied into `<data_dir>/uploads/` under a cleaned-up name and ingested from
 there, so re-uploading a file of the same name updates its article instead of adding another.
@@ -81,9 +81,9 @@ def search_articles(articles: Sequence[ArticleInfo], query: str, sort: str) -> l
     return sorted(found, key=key, reverse=reverse)
 
 
-def ingest(settings: Settings, files: Sequence[Path], urls: Sequence[str],
+def ingest(settings: Settings, files: Sequence[Path], urls: Sequence[str], user: str,
            fetch: Callable[[str], Article] | None = None) -> Report:
-    """Index the files and URLs; each is its own source, so re-adding one updates only it.
+    """Index the files and URLs as `user`'s change; each is its own source, so re-adding one updates only it.
     The embedding model is the engine's (it is cached per process). Ingestion and its parsers are
     imported on first use, so they cost the app's start-up nothing."""
     from ingest.indexer import Indexer
@@ -94,4 +94,4 @@ def ingest(settings: Settings, files: Sequence[Path], urls: Sequence[str],
     if fetch is None:
         def fetch(url: str) -> Article:
             return fetch_article(url, public_only=not settings.allow_private_urls)
-    return Indexer(settings, progress=True).run(paths=list(files), sources=sources, fetch=fetch)
+    return Indexer(settings, progress=True, user=user).run(paths=list(files), sources=sources, fetch=fetch)

@@ -1,10 +1,12 @@
-"""The Library tab: the indexed articles with search and sort, adding files and URLs with a
-progress bar and the ingestion summary, and removing an article."""
+"""The Library tab: the indexed articles with search and sort; for editors, adding files and URLs
+with a progress bar and the ingestion summary, moving an article to the trash and restoring it.
+Every change is checked against the visitor's role on the server and written to the audit log."""
 
 from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,10 @@ import pandas as pd
 
 from bot.answer.pipeline import Engine
 from bot.core.index import ArticleInfo
+from bot.web.access import Access, NotAllowed
 from bot.web.library import SORTS, UploadRejected, ingest, parse_urls, save_upload, search_articles
 from ingest.suffixes import SUPPORTED_SUFFIXES
+from ingest.trash import Trash, TrashError
 
 log = logging.getLogger(__name__)
 COLUMNS = ["Title", "Authors", "Date", "Tags", "Chunks", "Id"]
@@ -23,6 +27,10 @@ COLUMNS = ["Title", "Authors", "Date", "Tags", "Chunks", "Id"]
 def _table(articles: list[ArticleInfo]) -> pd.DataFrame:
     rows = [[a.title, ", ".join(a.authors), a.date, ", ".join(a.tags), a.chunks, a.doc_id] for a in articles]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _passages(n: int) -> str:
+    return f"{n} passage" if n == 1 else f"{n} passages"
 
 
 def _summary_html(lines: list[str], failed: list[dict[str, str]]) -> str:
@@ -35,8 +43,10 @@ def _summary_html(lines: list[str], failed: list[dict[str, str]]) -> str:
 
 
 class LibraryTab:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, access: Access) -> None:
         self.engine = engine
+        self.access = access
+        self.trash = Trash(engine.settings)
 
     def articles(self) -> list[ArticleInfo]:
         return self.engine.store.articles()
@@ -44,23 +54,40 @@ class LibraryTab:
     def tag_choices(self) -> list[str]:
         return sorted({t for a in self.articles() for t in a.tags})
 
-    def _views(self, query: str, sort: str) -> tuple[Any, Any, Any, Any]:
-        """The table, its caption, the remove list and the chat's tag filter, all from one listing."""
+    def _views(self, query: str, sort: str) -> tuple[Any, ...]:
+        """The table, its caption, the remove list, the chat's tag filter and the trash list, all
+        from one listing."""
         articles = self.articles()
         shown = search_articles(articles, query or "", sort)
         caption = (f"{len(shown)} of {len(articles)} articles shown · "
                    f"{sum(a.chunks for a in articles)} passages indexed")
         removable = gr.update(choices=[(f"{a.title} ({a.doc_id})", a.doc_id) for a in articles], value=None)
         tags = gr.update(choices=sorted({t for a in articles for t in a.tags}))
-        return _table(shown), caption, removable, tags
+        trashed = gr.update(choices=[(f"{t.title} ({t.doc_id}), removed {t.removed_at[:10]} by {t.removed_by}", t.doc_id)
+                                     for t in self.trash.entries()], value=None)
+        return _table(shown), caption, removable, tags, trashed
 
     def view(self, query: str, sort: str) -> tuple[Any, Any]:
-        table, caption, _, _ = self._views(query, sort)
+        table, caption, *_ = self._views(query, sort)
         return table, caption
 
-    def add(self, files: list[str] | None, urls_text: str, query: str, sort: str,
+    def load(self, query: str, sort: str, request: gr.Request) -> tuple[Any, ...]:
+        """On every page load: the listing (another user may have changed the library), and the
+        editing controls only for an editor; a reader is told why they are not there."""
+        self.engine.refresh_if_changed()
+        editor = self.access.can_edit(request)
+        notice = self.access.reader_notice(request)
+        return (*self._views(query, sort), gr.update(visible=editor),
+                gr.update(value=f'<p class="notice">{html.escape(notice)}</p>' if notice else "", visible=bool(notice)))
+
+    def add(self, files: list[str] | None, urls_text: str, query: str, sort: str, request: gr.Request,
             progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:
         """Copy the uploads under the data dir, ingest them and the URLs, refresh the search index."""
+        try:
+            user = self.access.require_editor(request, "add articles")
+            self.engine.refresh_if_changed()  # the command line may have changed the library meanwhile
+        except NotAllowed as exc:
+            return _summary_html([str(exc)], []), *([gr.skip()] * 7)
         lines: list[str] = []
         failed: list[dict[str, str]] = []
         saved: list[Path] = []
@@ -81,7 +108,7 @@ class LibraryTab:
         else:
             progress(0.05, desc=f"Reading {len(saved)} file(s) and {len(urls)} URL(s)")
             try:
-                report = ingest(self.engine.settings, saved, urls)
+                report = ingest(self.engine.settings, saved, urls, user)
             except Exception:  # keep the page usable; the log has the details
                 log.exception("ingestion failed")
                 lines.append("Ingestion failed; the details are in the server log. Check the files and try again.")
@@ -89,22 +116,46 @@ class LibraryTab:
                 self.engine.refresh()
                 lines.append(report.summary())
                 failed += report.failed
-                log.info("library: %s", report.summary())
-        table, caption, removable, tags = self._views(query, sort)
-        return _summary_html(lines, failed), table, caption, removable, tags, None, ""
+                log.info("library: %s by %s", report.summary(), user)
+        table, caption, removable, tags, trashed = self._views(query, sort)
+        return _summary_html(lines, failed), table, caption, removable, tags, trashed, None, ""
 
-    def remove(self, doc_id: str | None, query: str, sort: str) -> tuple[Any, ...]:
-        if not doc_id:
-            message = "Choose an article to remove first (or click its row in the table)."
-        else:
-            removed = self.engine.store.delete_article(doc_id)
-            if removed:
-                self.engine.refresh()
-                message = f"Removed {doc_id} ({removed} passages). Add it again by uploading it."
-            else:
-                message = f"{doc_id} is not in the library (already removed?)."
-        table, caption, removable, tags = self._views(query, sort)
-        return _summary_html([message], []), table, caption, removable, tags
+    def _edit(self, request: gr.Request, action: str, doc_id: str | None, unchosen: str,
+              change: Callable[[str, str], str], query: str, sort: str) -> tuple[Any, ...]:
+        """An editor's change to one article (`change(doc_id, user)` says what it did), then the new listing."""
+        try:
+            user = self.access.require_editor(request, action)
+            self.engine.refresh_if_changed()  # the command line may have changed the library meanwhile
+        except NotAllowed as exc:
+            return _summary_html([str(exc)], []), *([gr.skip()] * 5)
+        message = change(doc_id, user) if doc_id else unchosen
+        return _summary_html([message], []), *self._views(query, sort)
+
+    def remove(self, doc_id: str | None, query: str, sort: str, request: gr.Request) -> tuple[Any, ...]:
+        """Move the chosen article to the trash (it can be restored below, or from the command line)."""
+        def change(doc_id: str, user: str) -> str:
+            moved = self.trash.remove(self.engine.store, doc_id, user)
+            if moved is None:
+                return f"{doc_id} is not in the library (already removed?)."
+            self.engine.refresh()
+            return (f"Moved {doc_id} ({_passages(moved.chunks)}) to the trash. Restore it from the trash list below "
+                    "if that was a mistake.")
+
+        return self._edit(request, "remove articles", doc_id,
+                          "Choose an article to remove first (or click its row in the table).", change, query, sort)
+
+    def restore(self, doc_id: str | None, query: str, sort: str, request: gr.Request) -> tuple[Any, ...]:
+        """Put a trashed article back as it was, without reading or embedding it again."""
+        def change(doc_id: str, user: str) -> str:
+            try:
+                restored = self.trash.restore(self.engine.store, doc_id, user)
+            except TrashError as exc:
+                return str(exc)
+            self.engine.refresh()
+            return f"Restored {doc_id} ({_passages(restored.chunks)}) to the library."
+
+        return self._edit(request, "restore articles", doc_id, "Choose an article in the trash first.", change,
+                          query, sort)
 
     @staticmethod
     def pick(table: pd.DataFrame, selected: gr.SelectData) -> Any:
@@ -122,7 +173,8 @@ class LibraryTab:
         table = gr.Dataframe(headers=COLUMNS, datatype=["str", "str", "str", "str", "number", "str"],
                              column_widths=["34%", "16%", "10%", "18%", "7%", "15%"], interactive=False, wrap=True,
                              max_height=420, elem_id="library-table")
-        with gr.Row():
+        reader_note = gr.HTML(visible=False, elem_id="library-reader-note")
+        with gr.Row(visible=False) as editing:
             with gr.Column():
                 files = gr.File(label=f"Add files ({', '.join(sorted(SUPPORTED_SUFFIXES))}; up to "
                                       f"{self.engine.settings.max_upload_mb} MiB each)",
@@ -131,15 +183,19 @@ class LibraryTab:
                 urls = gr.Textbox(label="…or paste URLs, one per line", lines=3, elem_id="library-urls")
                 add = gr.Button("Add to the library", variant="primary", elem_id="library-add")
             with gr.Column():
-                removable = gr.Dropdown([], label="Remove an article", elem_id="library-remove-choice")
+                removable = gr.Dropdown([], label="Remove an article (it goes to the trash)",
+                                        elem_id="library-remove-choice")
                 remove = gr.Button("Remove from the library", variant="stop", elem_id="library-remove")
+                trashed = gr.Dropdown([], label="Trash", elem_id="library-trash-choice")
+                restore = gr.Button("Restore from the trash", elem_id="library-restore")
                 summary = gr.HTML(elem_id="library-summary")
 
+        writes = {"concurrency_limit": 1, "concurrency_id": "library-writes", "api_visibility": "private"}
+        listing = [table, caption, removable, chat_tags, trashed]
         for trigger in (query.change, sort.change):
             trigger(self.view, [query, sort], [table, caption], api_visibility="private")
-        add.click(self.add, [files, urls, query, sort], [summary, table, caption, removable, chat_tags, files, urls],
-                  concurrency_limit=1, concurrency_id="library-writes", api_visibility="private")
-        remove.click(self.remove, [removable, query, sort], [summary, table, caption, removable, chat_tags],
-                     concurrency_limit=1, concurrency_id="library-writes", api_visibility="private")
+        add.click(self.add, [files, urls, query, sort], [summary, *listing, files, urls], **writes)
+        remove.click(self.remove, [removable, query, sort], [summary, *listing], **writes)
+        restore.click(self.restore, [trashed, query, sort], [summary, *listing], **writes)
         table.select(self.pick, table, removable, api_visibility="private")
-        app.load(self._views, [query, sort], [table, caption, removable, chat_tags], api_visibility="private")
+        app.load(self.load, [query, sort], [*listing, editing, reader_note], api_visibility="private")

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from bot.answer.pipeline import Conversation, Engine, answer
 from bot.core.events import Cited, Failed
+from bot.web.access import Access
 from bot.web.article_page import CSP, article_html, login_html, missing_html
 from bot.web.backends import status_html
 from bot.web.chat_tab import ChatTab
@@ -40,16 +41,18 @@ CSS = """
 CACHE_CLEANUP = (3600, 6 * 3600)  # hourly, Gradio drops its cached uploads and downloads older than 6 h
 
 
-def build_app(engine: Engine) -> gr.Blocks:
-    """The page and its API around one shared Engine; per-user state lives in each session."""
+def build_app(engine: Engine, access: Access) -> gr.Blocks:
+    """The page and its API around one shared Engine; per-user state lives in each session, and
+    what a visitor may change is decided by `access` in each handler."""
     # Exports live in Gradio's temp folder, which app.py puts under the data dir.
     chat = ChatTab(engine, Path(get_upload_folder()) / "exports")
-    library = LibraryTab(engine)
-    evaluation = EvalTab(engine, chat.backends)
+    library = LibraryTab(engine, access)
+    evaluation = EvalTab(engine, chat.backends, access)
 
     def ask(question: str) -> str:
         """Answer one question in a new conversation, as HTML: the answer with linked [n] markers and its Sources block."""
         try:
+            engine.refresh_if_changed()
             for event in answer(question, engine, Conversation()):
                 if isinstance(event, Failed):
                     return notice_html(event.message)
@@ -70,7 +73,7 @@ def build_app(engine: Engine) -> gr.Blocks:
             with gr.Tab("Library", id="library-tab"):
                 library.build(app, controls.tags)
             with gr.Tab("Evaluation", id="eval-tab"):
-                evaluation.build(controls.settings_inputs)
+                evaluation.build(app, controls.settings_inputs)
         gr.api(ask, api_name="ask", concurrency_limit=4, concurrency_id="api-ask")
     return app
 
@@ -114,16 +117,16 @@ def article_routes(engine: Engine) -> list[Route]:
 
 
 def launch_options(engine: Engine, host: str, port: int) -> dict[str, Any]:
-    """Server options: login when ALIGNCHAT_AUTH is set, the upload limit, only the data dir's
+    """Server options: login when ALIGNCHAT_AUTH is set (any of its users), the upload limit, only the data dir's
     evaluation runs servable besides Gradio's own (data-dir) temp folder, and the article pages
     (routes of the FastAPI app Gradio creates at launch, ahead of its own)."""
     settings = engine.settings
-    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
+    auth = settings.logins or None
     return {
         "server_name": host,
         "server_port": port,
         "auth": auth,
-        "auth_message": "AlignChat: log in with the user and password set in ALIGNCHAT_AUTH." if auth else None,
+        "auth_message": "AlignChat: log in with a user and password from ALIGNCHAT_AUTH." if auth else None,
         "max_file_size": settings.max_upload_mb * 1024 * 1024,
         "allowed_paths": [str(settings.evals_dir.resolve())],
         "show_error": False,
