@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("an upkeep option goes alone, without articles to ingest or --rebuild")
         return _upkeep(args)
 
-    from ingest.indexer import Indexer
+    from ingest.indexer import DiskFull, Indexer
     from ingest.markdown import LoadError
     from ingest.sources import url_source
     from ingest.web import fetch_article, read_url_file
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             paths = [CORPUS_DIR]
         report = indexer.run(paths, sources, prune=not args.no_prune,
                              fetch=lambda url: fetch_article(url, timeout=args.timeout))
-    except (LoadError, IndexMissing, ModelMissing, ValueError) as exc:
+    except (LoadError, IndexMissing, ModelMissing, ValueError, DiskFull) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:

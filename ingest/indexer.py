@@ -11,6 +11,7 @@ repairs: stale chunks carry the old content hash, so a half-updated article neve
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -35,6 +36,19 @@ from ingest.trash import Trash
 log = logging.getLogger(__name__)
 EMBED_BATCH = 4096  # chunks embedded before their articles are written (bounds work lost to a crash)
 ENCODE_SLICE = 128  # texts per encoder call: the progress bar moves at this step
+
+
+class DiskFull(OSError):
+    """Ingestion stopped because the data dir's disk filled up; the message says what to do."""
+
+
+def _disk_full(settings: Settings) -> str:
+    """'' when the data dir's disk has room; else how little is left. Chroma reports a full disk
+    as a failure to apply its logs, so the disk itself is asked."""
+    usage = shutil.disk_usage(settings.data_dir)
+    if usage.free >= max(16 * 2**20, usage.total // 100):
+        return ""
+    return f"{usage.free / 2**20:.1f} MiB free of {usage.total / 2**20:,.0f} MiB"
 
 
 @dataclass
@@ -102,7 +116,15 @@ class Indexer:
     def run(self, paths: Sequence[Path] = (), sources: Sequence[Source] = (), prune: bool = True,
             fetch: Callable[[str], Article] | None = None) -> Report:
         with library_write(self.settings):
-            report = self._run(paths, sources, prune, fetch)
+            try:
+                report = self._run(paths, sources, prune, fetch)
+            except Exception as exc:
+                full = _disk_full(self.settings)
+                if full:
+                    raise DiskFull(f"the disk holding {self.settings.data_dir} is full ({full}): free some space and "
+                                   "run the same ingestion again; what was stored is kept, and the re-run goes on "
+                                   "from there without embedding it again") from exc
+                raise
             if report.added or report.updated or report.deleted:
                 self.trash.audit.append(self.user, "ingest", inputs=[str(p) for p in paths] + [s.key for s in sources],
                                         added=report.added, updated=report.updated, deleted=report.deleted,

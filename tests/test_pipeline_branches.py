@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bot.answer.pipeline import Conversation, Engine, answer
-from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Sentence, Thinking, Token
+from bot.core.events import Cited, Done, Failed, Reason, Retrieved, Sentence, Thinking, Token, answer_notes
 from bot.core.markers import split_markers
 from bot.core.markup import plain
 from bot.core.text import sentences
@@ -185,11 +185,24 @@ def test_a_model_that_cites_nothing_gets_its_sentences_attributed(engine_with):
     assert all(re.search(r"\[\d\]\.$", s) for s in sentences(result.answer_text)), "every sentence cited"
 
 
-def test_an_llm_failing_mid_answer_is_reported_after_the_sources(engine_with):
+def test_an_llm_failing_mid_answer_keeps_what_was_shown_and_the_sources_finish_it(engine_with):
     conversation = Conversation()
     events = run(engine_with(ScriptedLLM(Reply(FAITHFUL, fail_after=8))), WIREHEADING, conversation)
     assert isinstance(events[0], Retrieved) and events[0].passages
     assert len([e for e in events if isinstance(e, Token)]) == 8
+    assert not any(isinstance(e, Failed) for e in events)
+    result = cited(events)  # also: what streamed is the answer
+    assert result.reason == Reason.LLM_STOPPED and "LLM server" in result.detail
+    assert result.citations and result.quoted_sentences >= 1 and result.answer_text
+    notes = answer_notes(result)
+    assert "stopped before finishing" in notes[0] and "LLM server" in notes[0]
+    assert conversation.turns == [(WIREHEADING, result.answer_text)]  # the reader saw an answer: it is history
+
+
+def test_an_llm_failing_before_it_writes_anything_says_what_to_do(engine_with):
+    conversation = Conversation()
+    events = run(engine_with(ScriptedLLM(Reply(FAITHFUL, fail_after=0))), WIREHEADING, conversation)
+    assert isinstance(events[0], Retrieved) and events[0].passages
     assert isinstance(events[-1], Failed) and "LLM server" in events[-1].message
     assert not any(isinstance(e, Cited) for e in events)
     assert conversation.turns == [] and conversation.numbering == {}  # nothing half-done is remembered

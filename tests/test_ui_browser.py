@@ -503,7 +503,7 @@ def test_unreachable_llm_shows_a_readable_error_and_the_page_stays_usable(corpus
 def test_login_is_required_when_alignchat_auth_is_set(corpus_data_dir, tmp_path, new_page):
     data_dir = copy_data_dir(corpus_data_dir, tmp_path / "data")
     app = AppServer(data_dir, {"ALIGNCHAT_LLM": "extractive", "ALIGNCHAT_AUTH": "alice:s3cret,rob:r34der",
-                               "ALIGNCHAT_EDITORS": "alice"}).start()
+                               "ALIGNCHAT_EDITORS": "alice", "ALIGNCHAT_RATE_LIMIT": "2"}).start()
     try:
         page = new_page()
         refused = page.goto(app.url + "article/wireheading?quote=x")
@@ -541,6 +541,16 @@ def test_login_is_required_when_alignchat_auth_is_set(corpus_data_dir, tmp_path,
         reader.get_by_role("tab", name="Evaluation").click()
         expect(reader.locator("#eval-reader-note")).to_contain_text("a reader")
         assert reader.locator("#eval-run").count() == 0 or not reader.locator("#eval-run").is_visible()
+
+        reader.get_by_role("tab", name="Chat").click()  # a reader chats, up to the rate limit (2 a minute here)
+        for n, question in enumerate(["What is wireheading?", "What is reward hacking?"], start=1):
+            ask(reader, question)
+            wait_reply(reader, n)
+        ask(reader, "What is shard theory?")
+        expect(reader.get_by_text("You have asked 2 questions in the last minute")).to_be_visible()
+        expect(reader.locator("#question textarea")).to_have_value("What is shard theory?")  # not lost
+        assert replies(reader).count() == 2
+        shot(reader, "auth-04-rate-limited")
     finally:
         app.stop()
 

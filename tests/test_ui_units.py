@@ -210,9 +210,124 @@ def test_library_search_matches_every_word_and_sorts():
 
 def test_auth_must_be_user_colon_password():
     assert Settings(auth="alice:s3:cret").auth == "alice:s3:cret"
-    for bad in ("alice", ":pw", "alice:"):
+    assert Settings(auth="alice:s3:cret, bob:pw").logins == [("alice", "s3:cret"), ("bob", "pw")]
+    for bad in ("alice", ":pw", "alice:", "alice:pw,"):
         with pytest.raises(ValidationError, match="user:password"):
             Settings(auth=bad)
+    with pytest.raises(ValidationError, match="names alice twice"):
+        Settings(auth="alice:a,alice:b")
+
+
+def test_editors_must_be_users_who_log_in():
+    assert Settings(auth="alice:a,bob:b", editors="alice").editor_names == {"alice"}
+    assert Settings(auth="alice:a").editor_names is None  # every logged-in user edits
+    with pytest.raises(ValidationError, match="not in ALIGNCHAT_AUTH"):
+        Settings(auth="alice:a", editors="mallory")
+    with pytest.raises(ValidationError, match="set ALIGNCHAT_AUTH too"):
+        Settings(editors="alice")
+
+
+class _Visitor:
+    """What Gradio hands a handler about its caller: the login name and the client address."""
+
+    def __init__(self, username: str | None, host: str = "203.0.113.7") -> None:
+        self.username = username
+        self.client = type("Client", (), {"host": host})()
+
+
+@pytest.mark.parametrize("auth, editors, host, visitor, edits", [
+    (None, None, "127.0.0.1", None, True),  # one person's laptop
+    (None, None, "localhost", None, True),
+    (None, None, "0.0.0.0", None, False),  # shared without a login: read only
+    (None, None, "192.168.1.5", None, False),
+    ("alice:a,bob:b", None, "0.0.0.0", "bob", True),  # no editors named: every login edits
+    ("alice:a,bob:b", "alice", "0.0.0.0", "alice", True),
+    ("alice:a,bob:b", "alice", "0.0.0.0", "bob", False),
+    ("alice:a,bob:b", "alice", "127.0.0.1", None, False),  # a login is required even on loopback
+])
+def test_who_may_change_the_library(auth, editors, host, visitor, edits):
+    from bot.web.access import Access, NotAllowed
+
+    access = Access.from_settings(Settings(auth=auth, editors=editors), host)
+    request = _Visitor(visitor)
+    assert access.can_edit(request) is edits
+    assert (access.reader_notice(request) == "") is edits
+    if edits:
+        assert access.require_editor(request, "remove articles") == (visitor or "visitor at 203.0.113.7")
+    else:
+        with pytest.raises(NotAllowed, match="remove articles"):
+            access.require_editor(request, "remove articles")
+
+
+def test_a_chat_session_asking_too_fast_is_told_how_long_to_wait():
+    session = ChatSession()
+    assert [session.wait_before_asking(3, now=t) for t in (0.0, 1.0, 2.0)] == [0.0, 0.0, 0.0]
+    assert session.wait_before_asking(3, now=10.0) == pytest.approx(50.0)  # the first question is 10 s old
+    assert session.wait_before_asking(3, now=60.5) == 0.0  # it left the window; the refused one never counted
+    assert len(session.asked) == 3
+    assert all(session.wait_before_asking(0, now=61.0 + i / 10) == 0.0 for i in range(50))  # 0: no limit
+
+
+def test_answers_waiting_for_the_model_hear_their_place_in_line():
+    import threading
+    import time
+
+    from bot.answer.turnstile import Turnstile
+
+    turnstile = Turnstile()
+    order: list[str] = []
+    heard: dict[str, list] = {"second": [], "third": []}
+    first = turnstile.enter()
+    ticket = None
+    try:
+        next(first)
+    except StopIteration as done:  # nobody ahead: straight in
+        ticket = done.value
+    assert ticket is not None
+
+    def wait(name: str) -> None:
+        line = turnstile.enter()
+        try:
+            while True:
+                heard[name].append(next(line))
+        except StopIteration as done:
+            order.append(name)
+            time.sleep(0.05)
+            turnstile.leave(done.value)
+
+    second = threading.Thread(target=wait, args=("second",))
+    second.start()
+    time.sleep(0.3)
+    third = threading.Thread(target=wait, args=("third",))
+    third.start()
+    time.sleep(1.5)
+    order.append("first")
+    turnstile.leave(ticket)
+    second.join(10)
+    third.join(10)
+    assert order == ["first", "second", "third"]  # first come, first served
+    assert heard["second"][0].ahead == 1 and heard["second"][0].wait_s is None  # nothing timed yet
+    assert heard["third"][0].ahead == 2 and "2 answers are ahead of yours" in heard["third"][0].words
+    assert [q.ahead for q in heard["third"]][-1] == 1  # moved up when the first was done
+    assert heard["third"][-1].wait_s is not None  # by then one generation had been timed
+
+
+def test_an_answer_that_gives_up_waiting_leaves_the_line():
+    from bot.answer.turnstile import Turnstile
+
+    turnstile = Turnstile()
+    running = turnstile.enter()
+    try:
+        next(running)
+    except StopIteration as done:
+        ticket = done.value
+    waiting = turnstile.enter()
+    assert next(waiting).ahead == 1
+    waiting.close()  # the reader closed the page
+    behind = turnstile.enter()
+    assert next(behind).ahead == 1  # not 2: the one who left holds no place
+    behind.close()
+    turnstile.leave(ticket)
 
 
 def test_page_visitors_choose_among_configured_backends_only(monkeypatch):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +13,8 @@ from typing import Protocol
 import httpx
 
 from bot.answer.reasoning import CLOSE, OPEN
+from bot.answer.turnstile import Turnstile
+from bot.core.events import Queued
 from bot.core.models import ModelMissing, bundled_llm_path
 from bot.core.settings import Settings
 
@@ -30,8 +31,9 @@ class LLM(Protocol):
     context_tokens: int
     small: bool  # answers from a few chosen sentences (short prompt), not from whole passages
 
-    def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:
-        """Yield the answer's text pieces as they are generated."""
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str | Queued]:
+        """Yield the answer's text pieces as they are generated (and, for a model that writes one
+        answer at a time, `Queued` progress while this one waits its turn)."""
         ...
 
 
@@ -53,11 +55,12 @@ class LlamaCppLLM:
                                 n_threads_batch=threads, seed=seed, verbose=False)
         except ValueError as exc:
             raise ModelMissing(f"llama.cpp cannot load {path}: {exc}") from exc
-        # One llama.cpp context serves one generation at a time.
-        self._lock = threading.Lock()
+        # One llama.cpp context serves one generation at a time; the others wait in line.
+        self._turnstile = Turnstile()
 
-    def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str]:
-        with self._lock:
+    def stream(self, messages: list[Message], max_tokens: int, temperature: float) -> Iterator[str | Queued]:
+        ticket = yield from self._turnstile.enter()
+        try:
             for part in self._model.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
                 repeat_penalty=1.3,
@@ -65,6 +68,8 @@ class LlamaCppLLM:
                 text = part["choices"][0]["delta"].get("content")
                 if text:
                     yield text
+        finally:
+            self._turnstile.leave(ticket)
 
 
 class OpenAICompatibleLLM:
@@ -112,6 +117,11 @@ class OpenAICompatibleLLM:
                 "check that it is running, or raise ALIGNCHAT_LLM_TIMEOUT"
             ) from exc
         except httpx.HTTPError as exc:
+            if thinking or answered:
+                raise LLMUnavailable(
+                    f"the LLM server at {self.base_url} stopped in the middle of the answer "
+                    f"({exc.__class__.__name__}): check that it is still running"
+                ) from exc
             raise LLMUnavailable(
                 f"cannot reach the LLM server at {self.base_url} ({exc.__class__.__name__}): start it, "
                 "fix OPENAI_BASE_URL, or set ALIGNCHAT_LLM=extractive to answer without an LLM"

@@ -23,8 +23,8 @@ from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
 from bot.answer.retrieval import Filters, Retriever
 from bot.answer.support import Verifier
-from bot.core.events import AnswerEvent, Cited, Done, Failed, Reason, Retrieved, Sentence, Thinking, Token
-from bot.core.index import SUMMARY_HEADING, IndexStore
+from bot.core.events import AnswerEvent, Cited, Done, Failed, Queued, Reason, Retrieved, Sentence, Thinking, Token
+from bot.core.index import SUMMARY_HEADING, IndexStore, IndexUnavailable
 from bot.core.models import common_words, load_embeddings
 from bot.core.settings import Settings
 from bot.core.text import content_words, overlap
@@ -167,8 +167,8 @@ def _add_readable_passages(store: IndexStore, sources: list[Source], question: s
         source.passages.extend(opening)
 
 
-def _checked_stream(pieces: Generator[str | Thinking, None, None], checker: Checker, wanted: int,
-                    timings: dict[str, float], started: float) -> Iterator[Thinking | Token | Sentence]:
+def _checked_stream(pieces: Generator[str | Queued | Thinking, None, None], checker: Checker, wanted: int,
+                    timings: dict[str, float], started: float) -> Iterator[Queued | Thinking | Token | Sentence]:
     """The model's stream as progress (its thinking, then tokens), and each sentence checked as soon as it is
     complete (a claim no source supports is left out). Generation stops once the answer has
     the sentences its style asks for, or when the model keeps writing what no source supports:
@@ -178,6 +178,10 @@ def _checked_stream(pieces: Generator[str | Thinking, None, None], checker: Chec
     done = 0
     try:
         for piece in pieces:
+            if isinstance(piece, Queued):
+                timings["queued_s"] = time.perf_counter() - started
+                yield piece
+                continue
             if isinstance(piece, Thinking):
                 timings.setdefault("thinking_started_s", time.perf_counter() - started)
                 yield piece
@@ -246,8 +250,12 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
 
     query = conversation.query_for(question)
     vector = engine.retriever.embed(query)
-    sources = engine.retriever.search(query, settings.top_k, filters, vector=vector)
-    _add_readable_passages(engine.store, sources, question)
+    try:
+        sources = engine.retriever.search(query, settings.top_k, filters, vector=vector)
+        _add_readable_passages(engine.store, sources, question)
+    except IndexUnavailable as exc:  # a `chroma run` server restarting: the next question reconnects
+        yield Failed(str(exc))
+        return
     timings["retrieval_s"] = time.perf_counter() - started
     yield Retrieved([p for s in sources for p in s.passages])
 
@@ -275,18 +283,24 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     drafting = engine.llm is not None
     checker = Checker(sources, conversation.numbering, engine.retriever.idf, drop_unsupported=drafting,
                       verifier=engine.verifier if drafting else None, small_model=drafting and engine.llm.small)
+    stopped = ""  # why the LLM stopped mid-answer
     if engine.llm is not None:
         messages = _prompt(engine, question, sources, chosen, conversation, settings)
         stream = without_thinking(engine.llm.stream(messages, settings.max_new_tokens, settings.temperature))
         try:
             yield from _checked_stream(stream, checker, wanted, timings, started)
         except LLMUnavailable as exc:
-            yield Failed(str(exc))
-            return
+            if "first_token_s" not in timings:  # it never answered: say what to do, there is nothing to keep
+                yield Failed(str(exc))
+                return
+            stopped = str(exc)  # what the reader watched stays; the sources finish the answer
+            log.warning("the LLM stopped mid-answer: %s", stopped)
     drafted = len(checker.sentences)
-    if checker.supported < MIN_SUPPORTED:
-        # Too little of the draft (or no draft: no LLM) stands: the sources' own sentences say the rest.
-        for raw in _quotes_to_add(checker, chosen, max(wanted, drafted + MIN_SUPPORTED)):
+    if stopped or checker.supported < MIN_SUPPORTED:
+        # Too little of the draft (or no draft: no LLM) stands, or the LLM stopped: the sources'
+        # own sentences say the rest.
+        more = MIN_SUPPORTED if checker.supported < MIN_SUPPORTED else 1
+        for raw in _quotes_to_add(checker, chosen, max(wanted, drafted + more)):
             yield from _shown(checker, raw, timings, started, quoted=True)
     checked = checker.result()
     quoted = len(checker.sentences) - drafted
@@ -297,7 +311,8 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     # In retrieval order: the articles closest to the question, whatever sentence cited them first.
     conversation.last_titles = [s.best.title for s in sources if s.doc_id in cited]
     yield Cited(checked.text, checked.citations, fallback=fallback, extracted=engine.llm is None or fallback,
-                reason=Reason.DRAFT_UNSUPPORTED if fallback else None, quoted_sentences=quoted,
-                unsupported_sentences=checked.unsupported_sentences, supported_sentences=checked.supported_sentences)
+                reason=Reason.LLM_STOPPED if stopped else Reason.DRAFT_UNSUPPORTED if fallback else None,
+                detail=stopped, quoted_sentences=quoted, unsupported_sentences=checked.unsupported_sentences,
+                supported_sentences=checked.supported_sentences)
     timings["total_s"] = time.perf_counter() - started
     yield Done(timings)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 
-from bot.core.events import Thinking
+from bot.core.events import Queued, Thinking
 
 OPEN, CLOSE = "<think>", "</think>"
 
 
-def without_thinking(pieces: Iterator[str]) -> Generator[str | Thinking, None, None]:
+def without_thinking(pieces: Iterator[str | Queued]) -> Generator[str | Queued | Thinking, None, None]:
     """The pieces of a streamed reply, with a leading thinking block replaced by `Thinking`
     progress (the block may be split across pieces, or never closed). Closing this generator
     closes the model's stream too, which stops the generation."""
@@ -26,9 +26,12 @@ def without_thinking(pieces: Iterator[str]) -> Generator[str | Thinking, None, N
             close()
 
 
-def _answer_part(stream: Iterator[str]) -> Iterator[str | Thinking]:
+def _answer_part(stream: Iterator[str | Queued]) -> Iterator[str | Queued | Thinking]:
     buffer = ""
     for piece in stream:
+        if isinstance(piece, Queued):  # waiting for the model, before any text
+            yield piece
+            continue
         buffer += piece
         head = buffer.lstrip()
         if len(head) < len(OPEN) and OPEN.startswith(head):

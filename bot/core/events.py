@@ -22,6 +22,7 @@ class Reason(StrEnum):
     GREETING = "greeting"  # not a question: a hello gets a hello and what the bot does
     THANKS = "thanks"  # not a question: thanks get a short reply
     NOT_A_TASK_WE_DO = "not_a_task_we_do"  # a poem, a translation, code: not what the bot does
+    LLM_STOPPED = "llm_stopped"  # the LLM failed mid-answer: what it wrote and checked stays, the sources say the rest
 
 
 MESSAGES = {
@@ -35,6 +36,7 @@ MESSAGES = {
         "I answer questions about AI alignment from the bundled articles; the closest sources are listed below."
     ),
     Reason.DRAFT_UNSUPPORTED: "The model's draft could not be matched to the sources, so this answer quotes them directly.",
+    Reason.LLM_STOPPED: "The model stopped before finishing its answer, so the sources' own sentences finish it.",
     Reason.GREETING: (
         "Hello! I answer questions about AI alignment from a library of articles, and every claim links to "
         "the passage it rests on. Try \"Will an AI trained with rewards just want the reward?\" or \"What is "
@@ -59,6 +61,22 @@ class Token:
     Front ends show progress from these, not the text: only checked sentences are the answer."""
 
     text: str
+
+
+@dataclass
+class Queued:
+    """The answer waits for the model, which writes one answer at a time: `ahead` answers are
+    before this one, expected to take about `wait_s` seconds (None until one has been timed)."""
+
+    ahead: int
+    wait_s: float | None = None
+
+    @property
+    def words(self) -> str:
+        """What a reader waiting is told."""
+        line = "1 answer is" if self.ahead == 1 else f"{self.ahead} answers are"
+        wait = f", about {max(1, round(self.wait_s))} s" if self.wait_s is not None else ""
+        return f"Waiting for the model: {line} ahead of yours{wait}."
 
 
 @dataclass
@@ -95,6 +113,7 @@ class Cited:
     supported_sentences: int = 0
     quoted_sentences: int = 0  # the sources' own sentences (all of them when extracted)
     related: list[Citation] = field(default_factory=list)  # closest sources when abstaining
+    detail: str = ""  # what went wrong, in words, when the LLM stopped mid-answer
 
     @property
     def text(self) -> str:
@@ -112,14 +131,16 @@ class Failed:
     message: str
 
 
-AnswerEvent = Retrieved | Thinking | Token | Sentence | Cited | Done | Failed
+AnswerEvent = Retrieved | Queued | Thinking | Token | Sentence | Cited | Done | Failed
 
 
 def answer_notes(cited: Cited) -> list[str]:
     """What a reader should know about how an answer was put together, in words (shown with its
     sources, never as a prefix of the answer)."""
     notes = []
-    if cited.fallback and cited.reason:
+    if cited.reason == Reason.LLM_STOPPED:
+        notes.append(MESSAGES[cited.reason] + (f" ({cited.detail})" if cited.detail else ""))
+    elif cited.fallback and cited.reason:
         notes.append(MESSAGES[cited.reason])
     elif cited.extracted:
         notes.append("This answer quotes the sources' own sentences.")

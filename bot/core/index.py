@@ -10,10 +10,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 
 from bot.core.settings import Settings
@@ -47,6 +49,10 @@ PAGE = 5000  # rows per read when listing the whole collection
 
 class IndexMissing(RuntimeError):
     """There is no index to read, or it is empty; the message says how to build it."""
+
+
+class IndexUnavailable(RuntimeError):
+    """The `chroma run` server did not answer (down or restarting); the next call tries again."""
 
 
 def _client(settings: Settings, create: bool):
@@ -268,10 +274,23 @@ class IndexStore:
             by_doc.setdefault(passage.doc_id, []).append(passage)
         return [_article(passages) for passages in by_doc.values()]
 
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        """A read made while answering: a server that does not answer is IndexUnavailable, worded."""
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise IndexUnavailable(
+                f"The library's index server at {self.settings.chroma_url} is not answering "
+                f"({exc.__class__.__name__}); it may be restarting. Ask again in a moment; if this goes on, "
+                "check that `chroma run` is up."
+            ) from exc
+
     def passages_of(self, doc_id: str) -> list[Passage]:
         """Every chunk of one article, in order, read with one filtered get (any index size)."""
-        passages = self._passages(self.collection.get(where={DOC_ID: doc_id}, include=["metadatas", "documents"]))
-        return sorted(passages, key=lambda p: p.position)
+        with self._answering():
+            got = self.collection.get(where={DOC_ID: doc_id}, include=["metadatas", "documents"])
+        return sorted(self._passages(got), key=lambda p: p.position)
 
     def article(self, doc_id: str) -> Article | None:
         """One article put back together from its chunks (None: not in the index): the article
@@ -351,10 +370,11 @@ class IndexStore:
         counting first costs as much as the query on a large index)."""
         if n <= 0:
             return []
-        got = self.collection.query(
-            query_embeddings=[embedding], n_results=n, where=where,
-            include=["metadatas", "documents", "distances"],
-        )
+        with self._answering():
+            got = self.collection.query(
+                query_embeddings=[embedding], n_results=n, where=where,
+                include=["metadatas", "documents", "distances"],
+            )
         return [
             passage_from(i, d or "", m or {}, dense=1.0 - float(dist))
             for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
             "evaluations; the others only read. Unset: every logged-in user edits."
         ),
     )
+    rate_limit: int = Field(
+        12, ge=0, le=10_000,
+        description="Questions one chat session may ask per minute in the web app; 0: no limit.",
+    )
     max_upload_mb: int = Field(20, ge=1, le=1024, description="Largest file the web app accepts for ingestion, in MiB.")
 
     @field_validator("llm")

@@ -75,5 +75,7 @@ def library_write(settings: Settings, changes: bool = True) -> Iterator[None]:
                 try:
                     if changes:
                         _bump(settings)
+                except OSError as exc:  # a full disk: running apps reload at their next start instead
+                    log.warning("could not record the library change in %s: %s", _version_file(settings), exc)
                 finally:
                     os.close(fd)  # closing releases the flock

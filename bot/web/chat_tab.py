@@ -14,7 +14,7 @@ import gradio as gr
 from bot.answer.llm import LLMUnavailable
 from bot.answer.pipeline import MAX_QUESTION_CHARS, Engine, answer
 from bot.answer.retrieval import Filters
-from bot.core.events import Cited, Failed, Retrieved, Sentence, Thinking, Token
+from bot.core.events import Cited, Failed, Queued, Retrieved, Sentence, Thinking, Token
 from bot.core.models import ModelMissing
 from bot.core.types import Citation
 from bot.web.backends import MAX_MODEL_CHARS, MAX_TOP_K, STYLES, Backends, status_html
@@ -67,6 +67,13 @@ class ChatTab:
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        wait = session.wait_before_asking(self.engine.settings.rate_limit)
+        if wait:  # the question stays in the box, to be sent again
+            gr.Warning(f"You have asked {self.engine.settings.rate_limit} questions in the last minute, the most this "
+                       f"app allows one chat (ALIGNCHAT_RATE_LIMIT). Your question is still in the box: send it "
+                       f"again in {max(1, round(wait))} s.")
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
         anchor = f"turn{len(session.turns) + 1}-source"
         messages = [*messages, {"role": "user", "content": question_html(question)},
                     {"role": "assistant", "content": pending_html("Searching the library…")}]
@@ -98,6 +105,8 @@ class ChatTab:
                     retrieved = True
                     if engine.llm is not None:
                         yield pending_html(f"Found {len(event.passages)} passages; writing the answer…")
+                elif isinstance(event, Queued):
+                    yield pending_html(event.words)
                 elif isinstance(event, Thinking):
                     if thought_shown is None or event.words - thought_shown >= PROGRESS_WORDS:
                         thought_shown = event.words

@@ -17,6 +17,7 @@ from bot.answer.pipeline import Engine
 from bot.core.index import ArticleInfo
 from bot.web.access import Access, NotAllowed
 from bot.web.library import SORTS, UploadRejected, ingest, parse_urls, save_upload, search_articles
+from ingest.indexer import DiskFull
 from ingest.suffixes import SUPPORTED_SUFFIXES
 from ingest.trash import Trash, TrashError
 
@@ -109,6 +110,9 @@ class LibraryTab:
             progress(0.05, desc=f"Reading {len(saved)} file(s) and {len(urls)} URL(s)")
             try:
                 report = ingest(self.engine.settings, saved, urls, user)
+            except DiskFull as exc:
+                log.error("ingestion stopped: %s", exc)
+                lines.append(f"Ingestion stopped: {exc}.")
             except Exception:  # keep the page usable; the log has the details
                 log.exception("ingestion failed")
                 lines.append("Ingestion failed; the details are in the server log. Check the files and try again.")

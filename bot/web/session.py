@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from bot.answer.pipeline import Conversation
@@ -27,6 +29,18 @@ class ChatSession:
 
     conversation: Conversation = field(default_factory=Conversation)
     turns: list[Turn] = field(default_factory=list)
+    asked: deque[float] = field(default_factory=deque)  # when the last questions came, for the rate limit
+
+    def wait_before_asking(self, per_minute: int, now: float | None = None) -> float:
+        """Seconds until this session may ask again (0: now, and the question is counted). One
+        session asking faster than `per_minute` would hold up every other reader's answers."""
+        now = time.monotonic() if now is None else now
+        while self.asked and now - self.asked[0] >= 60:
+            self.asked.popleft()
+        if per_minute and len(self.asked) >= per_minute:
+            return 60 - (now - self.asked[0])
+        self.asked.append(now)
+        return 0.0
 
     def turn_for_message(self, index: int) -> Turn | None:
         turn = index // 2
