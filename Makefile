@@ -54,6 +54,8 @@ bench: $(STAMP)
 	$(PY) -m bot eval --retrieval-only --baseline naive --json
 	$(PY) -m bot.eval.ablation
 	$(PY) -m bot.eval.support
+	$(PY) -m bot.web.load_bench --users 16 --questions 3 --llm extractive
+	$(PY) -m bot.web.load_bench --users 16 --questions 3 --llm bundled
 
 clean:
 	rm -rf $(VENV) data .pytest_cache test-artifacts
