@@ -87,7 +87,7 @@ def _upkeep(args: argparse.Namespace) -> int:
     """One trash, backup or audit action; the outcome as a line (or JSON with --json)."""
     from bot.core.audit import AuditLog, cli_user
     from bot.core.index import IndexStore
-    from ingest.backup import BackupError, backup, restore
+    from ingest.backup import backup, restore
     from ingest.trash import Trash, TrashError
 
     settings, user = Settings(), cli_user()
@@ -127,7 +127,7 @@ def _upkeep(args: argparse.Namespace) -> int:
                 done = trash.purge(args.purge, user)
                 text = f"Deleted {done.doc_id} from the trash for good."
             out = {"doc_id": done.doc_id, "title": done.title, "chunks": done.chunks, "message": text}
-    except (TrashError, BackupError, IndexMissing, OSError) as exc:
+    except (ValueError, IndexMissing, OSError) as exc:  # TrashError, BackupError, a damaged backup file
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(out, indent=2, ensure_ascii=False) if args.json else text)

@@ -63,6 +63,15 @@ def test_follow_up_question_retrieves_the_right_article(extractive_engine):
     assert retrieved.passages[0].doc_id.startswith("shard-theory")
 
 
+def test_a_new_short_question_in_a_chat_is_about_what_it_names(extractive_engine):
+    conversation = Conversation()
+    final(answer("What is wireheading?", extractive_engine, conversation))
+    second = final(answer("What is reward hacking?", extractive_engine, conversation))
+    assert second.citations[0].title.startswith("Reward hacking")  # not wireheading again
+    third = final(answer("Why?", extractive_engine, conversation))  # this one does lean on the turn before
+    assert any("reward hacking" in c.title.lower() for c in third.citations)
+
+
 def test_metadata_filters(extractive_engine):
     from bot.answer.retrieval import Filters
 
