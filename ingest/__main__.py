@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.core.identity import canonical_url
-from bot.core.index import IndexMissing
+from bot.core.index import IndexDamaged, IndexMissing, set_aside_damaged
 from bot.core.models import ModelMissing
 from bot.core.paths import CORPUS_DIR
 from bot.core.settings import Settings
@@ -64,7 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for url_file in args.urls:
             sources.append(url_source(read_url_file(url_file), f"urls:{url_file.resolve()}"))
-        indexer = Indexer(Settings(), progress=not (args.quiet or args.json))
+        settings = Settings()
+        try:
+            indexer = Indexer(settings, progress=not (args.quiet or args.json))
+        except IndexDamaged:
+            if not args.rebuild:
+                raise
+            set_aside_damaged(settings)  # kept, not deleted; the rebuild starts from an empty index
+            indexer = Indexer(settings, progress=not (args.quiet or args.json))
         if args.rebuild:
             indexer.rebuild()
         if not (paths or sources):

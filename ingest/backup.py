@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bot.core.audit import AuditLog
-from bot.core.index import PAGE, IndexStore, Records
+from bot.core.index import PAGE, IndexDamaged, IndexStore, Records, set_aside_damaged
 from bot.core.settings import Settings
 from bot.core.writes import library_write
 
@@ -157,7 +157,11 @@ def restore(settings: Settings, source: Path, user: str, progress: bool = True) 
     source = source.resolve()
     manifest = _manifest(source, settings)
     with library_write(settings):
-        store = IndexStore(settings, create=True)
+        try:
+            store = IndexStore(settings, create=True)
+        except IndexDamaged:  # what a backup is for: the damaged files are kept aside, nothing to save from them
+            set_aside_damaged(settings)
+            store = IndexStore(settings, create=True)
         safety = None
         if store.count():
             stamp = time.strftime("%Y%m%d-%H%M%S")

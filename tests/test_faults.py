@@ -162,3 +162,41 @@ def test_ingestion_on_a_full_disk_stops_cleanly_and_a_rerun_finishes_it(small_di
     assert json.loads(again.stdout)["failed"] == []
     articles = {a.doc_id for a in IndexStore(Settings(data_dir=data_dir), create=False).articles()}
     assert articles >= {p.stem for p in many.glob("*.md")} | set(FEW)
+
+
+def damage(data_dir: Path) -> None:
+    """Overwrite parts of the embedded index's database, as a failing disk or a stray write would."""
+    path = data_dir / "chroma" / "chroma.sqlite3"
+    data = bytearray(path.read_bytes())
+    for at in range(4096, len(data), 8192):
+        data[at:at + 512] = b"\x00garbage" * 64
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_index_is_detected_and_a_backup_or_a_rebuild_brings_it_back(corpus_data_dir, tmp_path):
+    from tests.app_server import copy_data_dir
+
+    data_dir = copy_data_dir(corpus_data_dir, tmp_path / "data")
+    backup = tmp_path / "backup"
+    assert run_cli(["-m", "ingest", "--quiet", "--backup", str(backup)], data_dir).returncode == 0
+    question = ["-m", "bot", "ask", "--llm", "extractive", "--json", "What is wireheading?"]
+
+    damage(data_dir)
+    broken = run_cli(question, data_dir)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert "is damaged" in broken.stderr and "--restore-backup" in broken.stderr and "--rebuild" in broken.stderr
+
+    restored = run_cli(["-m", "ingest", "--quiet", "--restore-backup", str(backup)], data_dir)
+    assert restored.returncode == 0, restored.stderr[-2000:]
+    assert len(list(data_dir.glob("chroma.damaged-*"))) == 1  # kept aside, not deleted
+    answered = run_cli(question, data_dir)
+    assert answered.returncode == 0, answered.stderr[-2000:]
+    assert any(c["doc_id"] == "wireheading" for c in json.loads(answered.stdout)["citations"])
+
+    damage(data_dir)
+    rebuilt = run_cli(["-m", "ingest", "--quiet", "--rebuild", str(few_articles(tmp_path / "articles"))], data_dir)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert len(list(data_dir.glob("chroma.damaged-*"))) == 2
+    answered = run_cli(question, data_dir)
+    assert answered.returncode == 0 and any(c["doc_id"] == "wireheading"
+                                            for c in json.loads(answered.stdout)["citations"])

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +54,46 @@ class IndexMissing(RuntimeError):
     """There is no index to read, or it is empty; the message says how to build it."""
 
 
+class IndexDamaged(IndexMissing):
+    """The embedded index's files are damaged; the message says how to recover."""
+
+
+def _forget_engine(settings: Settings) -> None:
+    """Drop this process's cached Chroma engine for the data dir's index, so the next client
+    reads the files afresh (chromadb keeps one engine per path and process, and no public call
+    drops one; clients still holding the old engine go on working until they are dropped)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(settings.chroma_dir), None)
+
+
+@contextmanager
+def _intact(settings: Settings) -> Iterator[None]:
+    """Reading the embedded index's files: Chroma's internal errors there mean damaged files."""
+    import chromadb.errors
+
+    try:
+        yield
+    except chromadb.errors.InternalError as exc:
+        if settings.chroma_url:
+            raise
+        _forget_engine(settings)  # a half-started engine would otherwise be reused
+        raise IndexDamaged(
+            f"the index in {settings.chroma_dir.resolve()} is damaged ({exc}): restore your last backup with "
+            "`python -m ingest --restore-backup DIR`, or build the index again from your articles with "
+            "`python -m ingest --rebuild [PATH ...]` (the damaged files are kept aside, not deleted)"
+        ) from exc
+
+
+def set_aside_damaged(settings: Settings) -> Path:
+    """Move a damaged embedded index out of the way, kept for inspection, so a new one can be built."""
+    _forget_engine(settings)
+    target = settings.chroma_dir.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    settings.chroma_dir.rename(target)
+    log.warning("the damaged index was moved to %s", target)
+    return target
+
+
 class IndexUnavailable(RuntimeError):
     """The `chroma run` server did not answer (down or restarting); the next call tries again."""
 
@@ -81,7 +124,8 @@ def _client(settings: Settings, create: bool):
             "(or set ALIGNCHAT_DATA_DIR to the data dir that holds it)"
         )
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    with _intact(settings):
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
 def encode_list(values: Iterable[str]) -> str:
@@ -198,19 +242,22 @@ class IndexStore:
     def __init__(self, settings: Settings, create: bool = False) -> None:
         self.settings = settings
         self.client = _client(settings, create)
-        if create:
-            self.collection = self.client.get_or_create_collection(
-                settings.collection, configuration={"hnsw": {"space": "cosine"}},
-                metadata={EMBEDDING_MODEL: settings.embedding_model},
-            )
-        else:
-            try:
-                self.collection = self.client.get_collection(settings.collection)
-            except Exception as exc:
-                raise IndexMissing(
-                    f"the index has no collection {settings.collection!r}: run `python -m ingest` "
-                    "to build it"
-                ) from exc
+        import chromadb.errors
+
+        with _intact(settings):
+            if create:
+                self.collection = self.client.get_or_create_collection(
+                    settings.collection, configuration={"hnsw": {"space": "cosine"}},
+                    metadata={EMBEDDING_MODEL: settings.embedding_model},
+                )
+            else:
+                try:
+                    self.collection = self.client.get_collection(settings.collection)
+                except (chromadb.errors.NotFoundError, ValueError) as exc:
+                    raise IndexMissing(
+                        f"the index has no collection {settings.collection!r}: run `python -m ingest` "
+                        "to build it"
+                    ) from exc
         built_with = (self.collection.metadata or {}).get(EMBEDDING_MODEL)
         if built_with and built_with != settings.embedding_model:
             raise IndexMissing(
@@ -220,15 +267,10 @@ class IndexStore:
             )
 
     def reopened(self) -> IndexStore:
-        """This index opened afresh, seeing what other processes wrote since. An embedded Chroma
-        caches one engine per path and process, and that engine's reads go wrong after another
-        process deleted chunks ("Error finding id"); dropping the cached engine (chromadb keeps no
-        public call for one path) makes the new client read from disk, while clients still holding
-        the old engine go on working until they are dropped."""
+        """This index opened afresh, seeing what other processes wrote since: a cached embedded
+        engine's reads go wrong after another process deleted chunks ("Error finding id")."""
         if not self.settings.chroma_url:
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            SharedSystemClient._identifier_to_system.pop(getattr(self.client, "_identifier", ""), None)
+            _forget_engine(self.settings)
         return IndexStore(self.settings, create=False)
 
     @classmethod
@@ -247,7 +289,8 @@ class IndexStore:
         out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
         offset = 0
         while True:
-            page = self.collection.get(include=include, limit=PAGE, offset=offset)
+            with _intact(self.settings):
+                page = self.collection.get(include=include, limit=PAGE, offset=offset)
             for key in out:
                 out[key].extend(page[key])
             if len(page["ids"]) < PAGE:
@@ -337,8 +380,9 @@ class IndexStore:
         """The whole collection, a page at a time (a backup streams it without holding it all)."""
         offset = 0
         while True:
-            page = _records(self.collection.get(include=["documents", "metadatas", "embeddings"], limit=PAGE,
-                                                offset=offset))
+            with _intact(self.settings):
+                got = self.collection.get(include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset)
+            page = _records(got)
             if page.ids:
                 yield page
             if len(page.ids) < PAGE:
