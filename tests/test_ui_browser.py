@@ -586,5 +586,23 @@ def test_bundled_model_streams_a_cited_answer(corpus_data_dir, tmp_path, new_pag
             "llm": "bundled", "cold_start_s": round(app.cold_start_s, 2),
             "rss_idle_mib": round(idle_mib), "rss_peak_while_answering_mib": round(peak_mib),
         }, indent=2))
+
+        # Three readers at once: the model writes one answer at a time, and those waiting are told so.
+        readers = [new_page() for _ in range(3)]
+        for reader in readers:
+            open_chat(reader, app)
+            reader.evaluate("""() => { window.__waited = ''; new MutationObserver(() => {
+                const text = document.querySelector('#chat')?.innerText || '';
+                const at = text.indexOf('Waiting for the model');
+                if (at >= 0 && !window.__waited) window.__waited = text.slice(at, at + 80);
+            }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+        for reader, question in zip(readers, ["What is wireheading?", "What is reward hacking?", "What is shard theory?"],
+                                    strict=True):
+            ask(reader, question)
+        waited = []
+        for reader in readers:
+            wait_reply(reader, 1)
+            waited.append(reader.evaluate("window.__waited"))
+        assert any(w.startswith("Waiting for the model: 1 answer is ahead of yours") for w in waited), waited
     finally:
         app.stop()
