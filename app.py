@@ -41,13 +41,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["GRADIO_TEMP_DIR"] = str(settings.web_temp_dir.resolve())
         from bot.answer.pipeline import Engine
         from bot.web.access import Access, is_loopback
+        from bot.web.loading import LoadingEngine
         from bot.web.page import build_app, launch_options
 
-        engine = Engine.open(settings)
+        # The page is served while the models load; the first answer waits for them if need be.
+        engine = LoadingEngine(settings, lambda: Engine.open(settings))
     except (IndexMissing, ModelMissing, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    log.info("serving %d passages, answers by %s", engine.store.count(), engine.llm_name)
     access = Access.from_settings(settings, args.host)
     if not settings.logins and not is_loopback(args.host):
         log.warning("serving %s without a login: visitors can read and ask, nobody can change the library "

@@ -88,6 +88,11 @@ class Engine:
         retriever = Retriever(store, load_embeddings(settings.embedding_model))
         return cls(settings, retriever, make_llm(settings) if with_llm else None)
 
+    ready = True  # loaded (the web app's LoadingEngine is not, for the first seconds)
+
+    def wait(self) -> Engine:
+        return self
+
     @property
     def store(self) -> IndexStore:
         return self.retriever.store

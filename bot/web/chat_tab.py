@@ -88,6 +88,9 @@ class ChatTab:
     def _reply(self, question: str, session: ChatSession, turn: Turn, anchor: str, backend: str, model: str,
                style: str, top_k: float, tags: list[str] | None) -> Iterator[str]:
         """The reply's successive HTML; fills in `turn`. Every failure becomes a readable notice."""
+        if not self.engine.ready:
+            yield pending_html("Loading the models and the search index (the app has just started); "
+                               "your answer follows in a few seconds…")
         if self.engine.store.count() == 0:
             turn.answer, turn.failed = EMPTY_LIBRARY, True
             yield notice_html(EMPTY_LIBRARY)

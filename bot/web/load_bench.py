@@ -6,7 +6,7 @@ queue/join and event stream, exactly what the page sends). Reports per answer: w
 sending to the final reply (p50, p95, max), errors (a failed event, a reply that is an error
 notice, no reply), and how many answers told their reader where they stood in line while the
 model was busy. Prints one JSON object; `make bench` runs it for the extractive and the bundled
-backends.
+backends. `--startup N` times N cold starts instead: to the page served, and to the first answer.
 """
 
 from __future__ import annotations
@@ -145,15 +145,43 @@ def run(url: str, backend: str, users: int, per_user: int) -> dict[str, Any]:
     }
 
 
+def startup(data_dir: Path, llm: str, runs: int) -> dict[str, Any]:
+    """Cold starts of the app: seconds from process start to the page served, and to the first
+    answer of the `/ask` API (medians of `runs` starts)."""
+    served, answered = [], []
+    for run_number in range(runs):
+        started = time.perf_counter()
+        proc, url = start_app(data_dir, llm, data_dir / f"startup-bench-{run_number}.log")
+        try:
+            served.append(time.perf_counter() - started)
+            client = httpx.Client(timeout=300)
+            event = client.post(url + "gradio_api/call/ask", json={"data": ["What is wireheading?"]}).json()["event_id"]
+            reply = client.get(url + f"gradio_api/call/ask/{event}").text
+            if "article/wireheading?" not in reply:
+                raise RuntimeError(f"the first answer cites no wireheading passage: {reply[:300]}")
+            answered.append(time.perf_counter() - started)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    return {"llm": llm, "starts": runs, "served_s": round(statistics.median(served), 2),
+            "served_all_s": [round(s, 2) for s in served], "first_answer_s": round(statistics.median(answered), 2),
+            "first_answer_all_s": [round(s, 2) for s in answered]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.web.load_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--questions", type=int, default=3, help="questions each reader asks, one after another")
     parser.add_argument("--llm", default="extractive", help="the app's backend (extractive, bundled, ...)")
+    parser.add_argument("--startup", type=int, metavar="N", default=0,
+                        help="instead: time N cold starts (to the page served, and to the first answer)")
     args = parser.parse_args(argv)
-    if args.users < 1 or args.questions < 1:
-        parser.error("--users and --questions must be 1 or more")
+    if args.users < 1 or args.questions < 1 or args.startup < 0:
+        parser.error("--users and --questions must be 1 or more, --startup 0 or more")
     settings = Settings()
+    if args.startup:
+        print(json.dumps(startup(settings.data_dir, args.llm, args.startup)))
+        return 0
     log_path = settings.data_dir / "load-bench-app.log"
     proc, url = start_app(settings.data_dir, args.llm, log_path)
     try:

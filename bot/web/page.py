@@ -28,6 +28,7 @@ from bot.web.backends import status_html
 from bot.web.chat_tab import ChatTab
 from bot.web.eval_tab import EvalTab
 from bot.web.library_tab import LibraryTab
+from bot.web.loading import LoadingEngine
 from bot.web.render import ARTICLE_ROUTE, answer_html, notice_html
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ CSS = """
 CACHE_CLEANUP = (3600, 6 * 3600)  # hourly, Gradio drops its cached uploads and downloads older than 6 h
 
 
-def build_app(engine: Engine, access: Access) -> gr.Blocks:
+def build_app(engine: Engine | LoadingEngine, access: Access) -> gr.Blocks:
     """The page and its API around one shared Engine; per-user state lives in each session, and
     what a visitor may change is decided by `access` in each handler."""
     # Exports live in Gradio's temp folder, which app.py puts under the data dir.
@@ -53,7 +54,7 @@ def build_app(engine: Engine, access: Access) -> gr.Blocks:
         """Answer one question in a new conversation, as HTML: the answer with linked [n] markers and its Sources block."""
         try:
             engine.refresh_if_changed()
-            for event in answer(question, engine, Conversation()):
+            for event in answer(question, engine.wait(), Conversation()):
                 if isinstance(event, Failed):
                     return notice_html(event.message)
                 if isinstance(event, Cited):
@@ -97,7 +98,7 @@ async def _logged_in(request: Request) -> bool:
     return tokens.get(token) is not None
 
 
-def article_routes(engine: Engine) -> list[Route]:
+def article_routes(engine: Engine | LoadingEngine) -> list[Route]:
     """The article page, served by the app itself: logged-in visitors only (when a login is set),
     read with one filtered get of the index (the engine's current one: the Library tab changes it)."""
 
@@ -116,7 +117,7 @@ def article_routes(engine: Engine) -> list[Route]:
     return [Route(ARTICLE_ROUTE + "/{doc_id:path}", article, methods=["GET"])]
 
 
-def launch_options(engine: Engine, host: str, port: int) -> dict[str, Any]:
+def launch_options(engine: Engine | LoadingEngine, host: str, port: int) -> dict[str, Any]:
     """Server options: login when ALIGNCHAT_AUTH is set (any of its users), the upload limit, only the data dir's
     evaluation runs servable besides Gradio's own (data-dir) temp folder, and the article pages
     (routes of the FastAPI app Gradio creates at launch, ahead of its own)."""
