@@ -64,6 +64,8 @@ def test_a_restarted_chroma_server_is_reconnected_without_restarting_the_app(tmp
         stop(server)
         down = ask(app, "What is corrigibility?")
         assert 'class="notice"' in down and "index server" in down and "Ask again in a moment" in down
+        citation = httpx.get(app.url + "article/wireheading", timeout=30)  # a citation clicked meanwhile
+        assert citation.status_code == 503 and "Try again in a moment" in citation.text
 
         server = start_chroma(db, port)  # the same data, the same address
         assert "article/corrigibility?" in ask(app, "What is corrigibility?")

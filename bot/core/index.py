@@ -346,7 +346,8 @@ class IndexStore:
         the article page names its related articles and leaves out any no longer indexed."""
         if not doc_ids:
             return {}
-        got = self.collection.get(where={DOC_ID: {"$in": list(doc_ids)}}, include=["metadatas"])
+        with self._answering():
+            got = self.collection.get(where={DOC_ID: {"$in": list(doc_ids)}}, include=["metadatas"])
         return {m[DOC_ID]: m.get(TITLE, "") for m in got["metadatas"] if m}
 
     def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:

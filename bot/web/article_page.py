@@ -156,7 +156,14 @@ def article_html(article: Article, quote: str, chat_url: str, related: dict[str,
 def missing_html(doc_id: str, chat_url: str) -> str:
     """The page for an article the library does not hold (a citation from before it was removed)."""
     return _page("Not in the library", "<h1>Not in the library</h1>"
-                 f"<p>The article <code>{html.escape(doc_id)}</code> is not in the library: it may have been removed.</p>"
+                 f"<p>The article <code>{html.escape(doc_id)}</code> is not in the library: it may have been removed "
+                 "(an editor can restore it from the trash in the Library tab).</p>"
+                 f'<p><a href="{html.escape(chat_url, quote=True)}">Back to the chat</a></p>', chat_url)
+
+
+def unavailable_html(message: str, chat_url: str) -> str:
+    """The page for a moment when the index cannot be read (its server restarting)."""
+    return _page("Try again in a moment", f"<h1>Try again in a moment</h1><p>{html.escape(message)}</p>"
                  f'<p><a href="{html.escape(chat_url, quote=True)}">Back to the chat</a></p>', chat_url)
 
 

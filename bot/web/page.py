@@ -22,8 +22,9 @@ from starlette.routing import Route
 
 from bot.answer.pipeline import Conversation, Engine, answer
 from bot.core.events import Cited, Failed
+from bot.core.index import IndexUnavailable
 from bot.web.access import Access
-from bot.web.article_page import CSP, article_html, login_html, missing_html
+from bot.web.article_page import CSP, article_html, login_html, missing_html, unavailable_html
 from bot.web.backends import status_html
 from bot.web.chat_tab import ChatTab
 from bot.web.eval_tab import EvalTab
@@ -108,10 +109,13 @@ def article_routes(engine: Engine | LoadingEngine) -> list[Route]:
         if not await _logged_in(request):
             return HTMLResponse(login_html(chat_url), status_code=401, headers=headers)
         doc_id = request.path_params["doc_id"]
-        found = await run_in_threadpool(engine.store.article, doc_id)
+        try:
+            found = await run_in_threadpool(engine.store.article, doc_id)
+            related = await run_in_threadpool(engine.store.titles, found.related) if found else {}
+        except IndexUnavailable as exc:
+            return HTMLResponse(unavailable_html(str(exc), chat_url), status_code=503, headers=headers)
         if found is None:
             return HTMLResponse(missing_html(doc_id, chat_url), status_code=404, headers=headers)
-        related = await run_in_threadpool(engine.store.titles, found.related)
         return HTMLResponse(article_html(found, request.query_params.get("quote", ""), chat_url, related), headers=headers)
 
     return [Route(ARTICLE_ROUTE + "/{doc_id:path}", article, methods=["GET"])]
