@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bot.core.audit import AuditLog
+from bot.core.audit import AuditLog, timestamp
 from bot.core.index import PAGE, IndexDamaged, IndexStore, Records, set_aside_damaged
 from bot.core.settings import Settings
 from bot.core.writes import library_write
@@ -100,7 +100,7 @@ def backup(settings: Settings, target: Path, user: str, progress: bool = True) -
         (partial / FILES).mkdir()
         for name, source in _data_files(settings).items():
             _copy(source, partial / FILES / name)
-        created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        created = timestamp()
         manifest = {"format": FORMAT, "created": created, "by": user, "collection": settings.collection,
                     "embedding_model": settings.embedding_model, "chunks": total, "articles": len(doc_ids)}
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")

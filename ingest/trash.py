@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bot.core import index as schema
-from bot.core.audit import AuditLog
+from bot.core.audit import AuditLog, timestamp
 from bot.core.index import IndexStore, Records
 from bot.core.settings import Settings
 from bot.core.writes import library_write
@@ -43,6 +42,10 @@ def _file_name(doc_id: str) -> str:
     return doc_id.encode("utf-8").hex() + ".json"
 
 
+def _trashed(data: dict, path: Path) -> Trashed:
+    return Trashed(data["doc_id"], data["title"], len(data["ids"]), data["removed_at"], data["removed_by"], path)
+
+
 class Trash:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -57,8 +60,7 @@ class Trash:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue  # a torn write from a crash: the article is still in the index
-            found.append(Trashed(data["doc_id"], data["title"], len(data["ids"]), data["removed_at"],
-                                 data["removed_by"], path))
+            found.append(_trashed(data, path))
         return sorted(found, key=lambda t: t.removed_at, reverse=True)
 
     def remove(self, store: IndexStore, doc_id: str, user: str) -> Trashed | None:
@@ -68,7 +70,7 @@ class Trash:
             if not records.ids:
                 return None
             title = records.metadatas[0].get(schema.TITLE, "")
-            entry = {"doc_id": doc_id, "title": title, "removed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            entry = {"doc_id": doc_id, "title": title, "removed_at": timestamp(),
                      "removed_by": user, "ids": records.ids, "documents": records.documents,
                      "metadatas": records.metadatas, "vectors": records.vectors.tolist()}
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -81,19 +83,20 @@ class Trash:
             os.replace(tmp, path)
             store.delete(records.ids)
             self.audit.append(user, "remove", doc_id=doc_id, title=title, chunks=len(records.ids))
-            return Trashed(doc_id, title, len(records.ids), entry["removed_at"], user, path)
+            return _trashed(entry, path)
 
-    def _load(self, doc_id: str) -> dict:
+    def _load(self, doc_id: str) -> tuple[dict, Path]:
+        """A trash entry's contents and file."""
         path = self.dir / _file_name(doc_id)
         if not path.is_file():
             held = ", ".join(t.doc_id for t in self.entries()) or "nothing"
             raise TrashError(f"{doc_id!r} is not in the trash (it holds {held}); `python -m ingest --trash` lists it")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), path
 
     def restore(self, store: IndexStore, doc_id: str, user: str) -> Trashed:
         """Put a trashed article back in the index as it was when removed."""
         with library_write(self.settings):
-            data = self._load(doc_id)
+            data, path = self._load(doc_id)
             current = store.records_of(doc_id).ids
             if current and set(current) != set(data["ids"]):
                 raise TrashError(f"{doc_id!r} is in the library again (added since it was removed): remove it "
@@ -101,16 +104,14 @@ class Trash:
             dim = len(data["vectors"][0]) if data["vectors"] else 0
             store.put(Records(data["ids"], data["documents"], data["metadatas"],
                               np.asarray(data["vectors"], dtype=np.float32).reshape(len(data["ids"]), dim)))
-            path = self.dir / _file_name(doc_id)
             path.unlink()
             self.audit.append(user, "restore", doc_id=doc_id, title=data["title"], chunks=len(data["ids"]))
-            return Trashed(doc_id, data["title"], len(data["ids"]), data["removed_at"], data["removed_by"], path)
+            return _trashed(data, path)
 
     def purge(self, doc_id: str, user: str) -> Trashed:
         """Delete a trash entry for good (an editor's explicit choice)."""
         with library_write(self.settings, changes=False):
-            data = self._load(doc_id)
-            path = self.dir / _file_name(doc_id)
+            data, path = self._load(doc_id)
             path.unlink()
             self.audit.append(user, "purge", doc_id=doc_id, title=data["title"], chunks=len(data["ids"]))
-            return Trashed(doc_id, data["title"], len(data["ids"]), data["removed_at"], data["removed_by"], path)
+            return _trashed(data, path)

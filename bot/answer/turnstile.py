@@ -40,9 +40,6 @@ class Turnstile:
         ticket = object()
         with self._cond:
             self._line.append(ticket)
-            if self._line[0] is ticket:
-                self._started = time.monotonic()
-                return ticket
         try:
             while True:
                 with self._cond:

@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 
+def timestamp() -> str:
+    """Now, as every record of the library writes it (ISO 8601, local time with its offset)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def cli_user() -> str:
     """Who runs a command-line change: the account name, marked as the command line's."""
     try:
@@ -26,7 +31,7 @@ class AuditLog:
 
     def append(self, user: str, action: str, **details: Any) -> dict[str, Any]:
         """Record one change; written and flushed in one call so concurrent writers never interleave."""
-        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "user": user, "action": action, **details}
+        entry = {"time": timestamp(), "user": user, "action": action, **details}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -283,19 +283,25 @@ class IndexStore:
     def count(self) -> int:
         return self.collection.count()
 
-    def _get_all(self, include: list[str]) -> dict[str, list]:
-        """Everything in the collection, fetched in pages: one unbounded get of a large index
-        exceeds SQLite's variable limit."""
-        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+    def _pages(self, include: list[str]) -> Iterator[dict[str, list]]:
+        """The collection, read a page at a time: one unbounded get of a large index exceeds
+        SQLite's variable limit."""
         offset = 0
         while True:
             with _intact(self.settings):
                 page = self.collection.get(include=include, limit=PAGE, offset=offset)
+            yield page
+            if len(page["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    def _get_all(self, include: list[str]) -> dict[str, list]:
+        """Everything in the collection, its pages joined."""
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        for page in self._pages(include):
             for key in out:
                 out[key].extend(page[key])
-            if len(page["ids"]) < PAGE:
-                return out
-            offset += PAGE
+        return out
 
     def all_chunks(self) -> list[StoredChunk]:
         got = self._get_all(["metadatas"])
@@ -379,16 +385,9 @@ class IndexStore:
 
     def all_records(self) -> Iterator[Records]:
         """The whole collection, a page at a time (a backup streams it without holding it all)."""
-        offset = 0
-        while True:
-            with _intact(self.settings):
-                got = self.collection.get(include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset)
-            page = _records(got)
-            if page.ids:
-                yield page
-            if len(page.ids) < PAGE:
-                return
-            offset += PAGE
+        for got in self._pages(["documents", "metadatas", "embeddings"]):
+            if got["ids"]:
+                yield _records(got)
 
     def put(self, records: Records) -> None:
         """Store records as they were (a restore from the trash or a backup)."""
