@@ -11,7 +11,7 @@ LLAMA_CPP_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/alignchat/wheels
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 
-.PHONY: install run test ingest eval bench browser clean
+.PHONY: install run test ingest eval bench browser clean scale-out
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ browser:
 run: $(STAMP)
 	$(PY) app.py
 
+# A `chroma run` server, the bundled model behind an OpenAI-compatible server, and two app
+# processes sharing them (http://127.0.0.1:7860/ and :7861/); Ctrl-C stops everything.
+scale-out: $(STAMP)
+	$(PY) -m bot.web.cluster --apps 2
+
 ingest: $(STAMP)
 	$(PY) -m ingest
 
@@ -51,6 +56,8 @@ bench: $(STAMP)
 	$(PY) -m ingest --quiet
 	$(PY) -m ingest.bench
 	$(PY) -m bot.bench
+	$(PY) -m bot.bench --scale 200000 --json
+	$(PY) -m bot.bench --scale 1000000 --json
 	$(PY) -m bot eval --retrieval-only --baseline naive --json
 	$(PY) -m bot.eval.ablation
 	$(PY) -m bot.eval.support

@@ -6,25 +6,35 @@
   given against the passages prompt of capable models, and the requantized Q8_0 file against
   the shipped Q4_1 file, alternating, medians (`--llm-only` skips the retrieval figures).
 Prints Markdown for BENCHMARKS.md.
+
+`python -m bot.bench --scale N --json` builds (or reuses, under DATA_DIR/bench/) a synthetic
+index of N chunks, then starts a fresh process that opens it and answers the bundled questions'
+searches, and prints one JSON object: `chunks`, `startup_s` (process start to a retriever ready
+to answer), `query_p50_ms` and `query_p95_ms` (embed + hybrid search), `rss_mb` (the answering
+process's peak resident memory).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import resource
 import statistics
-import tempfile
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from bot.answer.extractive import select
 from bot.answer.llm import LlamaCppLLM
 from bot.answer.prompts import build_messages, build_notes_messages
-from bot.answer.retrieval import Retriever
-from bot.core.index import IndexStore
-from bot.core.models import bundled_llm_path, load_embeddings, shipped_llm_path
+from bot.answer.retrieval import Retriever, open_retriever
+from bot.core.index import IndexMissing, IndexStore
+from bot.core.models import bundled_llm_path, load_query_embeddings, shipped_llm_path
 from bot.core.paths import QUESTIONS_FILE
 from bot.core.settings import Settings
 from bot.eval.metrics import percentile
@@ -45,29 +55,77 @@ def latencies(retriever: Retriever, qs: list[str], k: int = 5) -> list[float]:
 
 
 def synthetic_index(source: IndexStore, settings: Settings, total: int) -> IndexStore:
-    """`total` chunks made from the real ones: sentences shuffled across chunks, and
-    embeddings that are real embeddings plus noise, so the vector and keyword indexes hold
-    realistic text and directions at scale without embedding 100k texts."""
+    """`total` chunks made from the real ones: word runs taken across chunks, and embeddings
+    that are real embeddings plus noise, so the vector and keyword indexes hold realistic text
+    and directions at scale without embedding them; written the way ingestion writes (articles
+    of ten chunks, in positions, through the store, whose keyword index takes them in)."""
     rng = np.random.default_rng(0)
     got = source.collection.get(include=["embeddings", "documents", "metadatas"])
     vectors = np.asarray(got["embeddings"], dtype=np.float32)
     words = " ".join(got["documents"]).split()
     store = IndexStore(settings, create=True)
     batch = 2000
-    for start in range(0, total, batch):
-        n = min(batch, total - start)
-        pick = rng.integers(0, len(vectors), n)
-        noisy = vectors[pick] + rng.normal(0, 0.05, (n, vectors.shape[1])).astype(np.float32)
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        texts = [" ".join(words[j:j + 120]) for j in rng.integers(0, len(words) - 120, n)]
-        metas = []
-        for i, p in enumerate(pick):
-            meta = dict(got["metadatas"][p])
-            meta["doc_id"] = f"synthetic-{(start + i) // 10}"
-            metas.append(meta)
-        store.collection.add(ids=[f"s{start + i}" for i in range(n)], embeddings=noisy.tolist(),
-                             documents=texts, metadatas=metas)
+    with store.writing(), tqdm(total=total, desc="synthetic index", unit="chunk") as bar:
+        for start in range(store.count(), total, batch):  # resumes a build that was killed
+            n = min(batch, total - start)
+            pick = rng.integers(0, len(vectors), n)
+            noisy = vectors[pick] + rng.normal(0, 0.05, (n, vectors.shape[1])).astype(np.float32)
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            texts = [" ".join(words[j:j + 120]) for j in rng.integers(0, len(words) - 120, n)]
+            metas = []
+            for i, p in enumerate(pick):
+                meta = dict(got["metadatas"][p])
+                meta["doc_id"] = f"synthetic-{(start + i) // 10}"
+                meta["position"] = (start + i) % 10
+                metas.append(meta)
+            store.upsert([f"s{start + i}" for i in range(n)], noisy.tolist(), texts, metas)
+            bar.update(n)
     return store
+
+
+def scale_settings(settings: Settings, chunks: int) -> Settings:
+    return settings.model_copy(update={"data_dir": settings.data_dir / "bench" / f"scale-{chunks}",
+                                       "collection": "synthetic"})
+
+
+def answering_process(data_dir: Path) -> None:
+    """The measured side of `--scale`: open the index, say so, then time the searches."""
+    settings = Settings(data_dir=data_dir, collection="synthetic")
+    retriever = open_retriever(settings)
+    print("ready", flush=True)
+    qs = questions()
+    latencies(retriever, qs[:10])  # warm up
+    measured = latencies(retriever, qs)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"query_p50_ms": round(percentile(measured, 50), 1), "query_p95_ms": round(percentile(measured, 95), 1),
+                      "rss_mb": round(peak_kb / 1024, 1), "queries": len(measured)}), flush=True)
+
+
+def scale(chunks: int) -> dict:
+    """Build or reuse the synthetic index of `chunks` chunks, and measure a fresh process on it."""
+    settings = Settings()
+    big = scale_settings(settings, chunks)
+    try:
+        store = IndexStore(big, create=False)
+        reused = store.count() == chunks
+    except IndexMissing:
+        reused = False
+    started = time.perf_counter()
+    if not reused:
+        synthetic_index(IndexStore.open_for_reading(settings), big, chunks)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "bot.bench", "--answering", str(big.data_dir)],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    first = child.stdout.readline()
+    startup = time.perf_counter() - started
+    if first.strip() != "ready":
+        raise SystemExit(f"the answering process failed to start ({first.strip() or 'no output'})")
+    result = json.loads(child.stdout.readline())
+    child.wait()
+    return {"chunks": chunks, "startup_s": round(startup, 2), **result, "index_reused": reused,
+            "index_built_s": round(built, 1), "data_dir": str(big.data_dir)}
 
 
 def generation(llm: LlamaCppLLM, messages: list[dict[str, str]], max_tokens: int) -> tuple[float, float]:
@@ -87,15 +145,31 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--llm-only", action="store_true", help="only the bundled LLM's prompts (no retrieval figures)")
+    parser.add_argument("--scale", type=int, metavar="N", help="measure start-up, query latency and memory at N chunks")
+    parser.add_argument("--json", action="store_true", help="with --scale: print one JSON object")
+    parser.add_argument("--answering", type=Path, help=argparse.SUPPRESS)  # the process --scale measures
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.answering:
+        answering_process(args.answering)
+        return
+    if args.scale:
+        if args.scale < 10:
+            parser.error("--scale needs at least 10 chunks (one synthetic article)")
+        result = scale(args.scale)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"{result['chunks']} chunks: start-up {result['startup_s']} s, query p50 {result['query_p50_ms']} ms, "
+                  f"p95 {result['query_p95_ms']} ms, peak RSS {result['rss_mb']} MB")
+        return
     settings = Settings()
     store = IndexStore.open_for_reading(settings)
-    embeddings = load_embeddings(settings.embedding_model)
+    embeddings = load_query_embeddings(settings.embedding_model, settings.device)
     qs = questions()
     retriever = Retriever(store, embeddings)
     if not args.llm_only:
-        retrieval(store, embeddings, retriever, qs, args.synthetic)
+        retrieval(store, retriever, qs, args.synthetic)
     question = "What is wireheading and why does it matter for AI safety?"
     sources = retriever.search(question, settings.top_k)
     fast = LlamaCppLLM(bundled_llm_path(settings.models_dir), settings.n_threads, 2048, 0)
@@ -124,26 +198,16 @@ def main() -> None:
         print(f"| {name} | {tokens} | {ttft:.2f} s | {speed:.1f} tokens/s |")
 
 
-def retrieval(store: IndexStore, embeddings, retriever: Retriever, qs: list[str], synthetic: int) -> None:
-    """Retrieval latency on the bundled index and on a synthetic one of `synthetic` chunks."""
+def retrieval(store: IndexStore, retriever: Retriever, qs: list[str], synthetic: int) -> None:
+    """Retrieval latency on the bundled index, and the `--scale` figures at `synthetic` chunks."""
     latencies(retriever, qs[:10])  # warm up
     small = latencies(retriever, qs)
+    big = scale(synthetic)
     print(f"### Retrieval latency (embed + hybrid search, top 5 articles; {len(qs)} questions)\n")
-    print("| index | chunks | p50 | p95 |\n|---|---|---|---|")
-    print(f"| bundled corpus | {store.count()} | {percentile(small, 50):.1f} ms | {percentile(small, 95):.1f} ms |")
-    with tempfile.TemporaryDirectory() as tmp:
-        big_settings = Settings(data_dir=Path(tmp), collection="synthetic")
-        started = time.perf_counter()
-        big = synthetic_index(store, big_settings, synthetic)
-        built = time.perf_counter() - started
-        started = time.perf_counter()
-        big_retriever = Retriever(big, embeddings)
-        loaded = time.perf_counter() - started
-        latencies(big_retriever, qs[:10])
-        large = latencies(big_retriever, qs)
-        print(f"| synthetic | {big.count()} | {percentile(large, 50):.1f} ms | {percentile(large, 95):.1f} ms |")
-        print(f"\n(synthetic index written in {built:.0f} s; retriever start-up, which loads every chunk for "
-              f"BM25, {loaded:.1f} s)\n")
+    print("| index | chunks | p50 | p95 | start-up of a fresh process | its peak RSS |\n|---|---|---|---|---|---|")
+    print(f"| bundled corpus | {store.count()} | {percentile(small, 50):.1f} ms | {percentile(small, 95):.1f} ms | | |")
+    print(f"| synthetic | {big['chunks']} | {big['query_p50_ms']} ms | {big['query_p95_ms']} ms | {big['startup_s']} s "
+          f"| {big['rss_mb']} MB |\n")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="a file of URLs, one a line (# comments allowed)")
     parser.add_argument("--no-prune", action="store_true", help="keep articles missing from a re-ingested source")
     parser.add_argument("--rebuild", action="store_true", help="drop the whole index first and start over")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="at most N articles from each file, folder or URL list (nothing is pruned from it)")
+    parser.add_argument("--ard-source", action="append", default=[], metavar="NAME",
+                        help="from ARD JSONL files, only records whose `source` is NAME (repeatable; e.g. arxiv, "
+                        "lesswrong, alignmentforum); nothing is pruned from them")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per URL fetch (default 20)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
@@ -76,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             indexer.rebuild()
         if not (paths or sources):
             paths = [CORPUS_DIR]
+        if args.limit is not None and args.limit < 1:
+            raise ValueError(f"--limit must be 1 or more (got {args.limit})")
         report = indexer.run(paths, sources, prune=not args.no_prune,
-                             fetch=lambda url: fetch_article(url, timeout=args.timeout))
+                             fetch=lambda url: fetch_article(url, timeout=args.timeout), limit=args.limit,
+                             ard_sources=frozenset(args.ard_source))
     except (LoadError, IndexMissing, ModelMissing, ValueError, DiskFull) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

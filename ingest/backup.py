@@ -162,28 +162,29 @@ def restore(settings: Settings, source: Path, user: str, progress: bool = True) 
         except IndexDamaged:  # what a backup is for: the damaged files are kept aside, nothing to save from them
             set_aside_damaged(settings)
             store = IndexStore(settings, create=True)
-        safety = None
-        if store.count():
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            safety = backup(settings, settings.backups_dir / f"before-restore-{stamp}", user, progress)
-        before = {c.chunk_id for c in store.all_chunks()}
-        kept: set[str] = set()
-        with tqdm(total=manifest["chunks"], desc="restoring", unit="chunk", disable=not progress) as bar:
-            for page in _chunk_pages(source, manifest["chunks"]):
-                store.put(page)
-                kept.update(page.ids)
-                bar.update(len(page.ids))
-        store.delete(sorted(before - kept))
-        for name, target in _data_files(settings).items():
-            if name == "audit.jsonl":
-                continue  # the record of what happened stays whole, the restore included
-            backed_up = source / FILES / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.is_file():
-                target.unlink()
-            _copy(backed_up, target)
-        AuditLog(settings.audit_file).append(user, "restore-backup", path=str(source), chunks=manifest["chunks"],
-                                             articles=manifest["articles"],
-                                             replaced_state_saved_in=str(safety.path) if safety else None)
+        with store.writing():
+            safety = None
+            if store.count():
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                safety = backup(settings, settings.backups_dir / f"before-restore-{stamp}", user, progress)
+            before = {c.chunk_id for c in store.all_chunks()}
+            kept: set[str] = set()
+            with tqdm(total=manifest["chunks"], desc="restoring", unit="chunk", disable=not progress) as bar:
+                for page in _chunk_pages(source, manifest["chunks"]):
+                    store.put(page)
+                    kept.update(page.ids)
+                    bar.update(len(page.ids))
+            store.delete(sorted(before - kept))
+            for name, target in _data_files(settings).items():
+                if name == "audit.jsonl":
+                    continue  # the record of what happened stays whole, the restore included
+                backed_up = source / FILES / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.is_file():
+                    target.unlink()
+                _copy(backed_up, target)
+            AuditLog(settings.audit_file).append(user, "restore-backup", path=str(source), chunks=manifest["chunks"],
+                                                 articles=manifest["articles"],
+                                                 replaced_state_saved_in=str(safety.path) if safety else None)
     return BackupInfo(source, manifest["chunks"], manifest["articles"], manifest["created"]), safety

@@ -59,7 +59,7 @@ def raw_encode(folder: Path, data_dir: Path) -> tuple[float, int]:
 
     texts = [c.embedded_text(x.article.title) for x in load(discover(folder)) if x.article
              for c in indexer.chunker.chunks(x.article)]
-    model = load_embeddings(indexer.settings.embedding_model)._client
+    model = load_embeddings(indexer.settings.embedding_model, indexer.settings.device)._client
     started = time.perf_counter()
     model.encode(texts, batch_size=32, normalize_embeddings=True)
     return time.perf_counter() - started, len(texts)
@@ -89,7 +89,7 @@ def main() -> None:
         folder = tmp / "articles"
         folder.mkdir()
         make_corpus(folder, args.articles)
-        load_embeddings(Settings().embedding_model)  # load once, outside every timing
+        load_embeddings(Settings().embedding_model, Settings().device)  # load once, outside every timing
         pipeline, raw = [], []
         for i in range(args.repeats):  # alternate, so both see the same machine load
             seconds, chunks = timed_ingest(folder, tmp / f"run{i}")

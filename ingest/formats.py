@@ -11,7 +11,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -330,27 +330,34 @@ def article_from_ard(record: Any) -> Article:
     )
 
 
-def ard_articles(text: str) -> tuple[list[Article], list[str]]:
-    """Articles of an ARD JSONL text, and one message per unusable line ("line 7: not valid JSON")."""
-    articles: list[Article] = []
-    errors: list[str] = []
+def ard_stream(lines: Iterable[str | bytes]) -> Iterator[Article | str]:
+    """The articles of ARD JSONL lines in order, and a message for each unusable line ("line 7:
+    not valid JSON"): one line in memory at a time, so a multi-GB file streams."""
     first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             article = article_from_ard(json.loads(line))
-        except json.JSONDecodeError:
-            errors.append(f"line {number}: not valid JSON")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            yield f"line {number}: not valid JSON"
             continue
         except LoadError as exc:
-            errors.append(f"line {number}: {exc}")
+            yield f"line {number}: {exc}"
             continue
         if article.doc_id in first_line:
-            errors.append(f"line {number}: same article as line {first_line[article.doc_id]} ({article.doc_id})")
+            yield f"line {number}: same article as line {first_line[article.doc_id]} ({article.doc_id})"
             continue
         first_line[article.doc_id] = number
-        articles.append(article)
+        yield article
+
+
+def ard_articles(text: str) -> tuple[list[Article], list[str]]:
+    """Articles of an ARD JSONL text, and one message per unusable line."""
+    articles: list[Article] = []
+    errors: list[str] = []
+    for item in ard_stream(text.splitlines()):
+        (errors if isinstance(item, str) else articles).append(item)
     return articles, errors
 
 

@@ -15,7 +15,7 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from tqdm import tqdm
 from bot.core import index as schema
 from bot.core.audit import cli_user
 from bot.core.index import IndexStore
-from bot.core.models import embedding_model_path, load_embeddings
+from bot.core.models import embedding_model_path, load_embeddings, query_model
 from bot.core.settings import Settings
 from bot.core.types import Article, Chunk
 from bot.core.writes import library_write
@@ -103,21 +103,24 @@ class Indexer:
     @property
     def embeddings(self):
         """Loaded on first use only: a run with nothing new to embed never pays for the model."""
-        return load_embeddings(self.settings.embedding_model)
+        return load_embeddings(self.settings.embedding_model, self.settings.device)
 
     def rebuild(self) -> None:
         """Start over: drop the collection (a user asked for it with --rebuild)."""
         with library_write(self.settings):
             chunks = self.store.count()
-            self.store.client.delete_collection(self.settings.collection)
+            self.store.drop()
             self.store = IndexStore(self.settings, create=True)
             self.trash.audit.append(self.user, "rebuild", chunks_dropped=chunks)
 
     def run(self, paths: Sequence[Path] = (), sources: Sequence[Source] = (), prune: bool = True,
-            fetch: Callable[[str], Article] | None = None) -> Report:
-        with library_write(self.settings):
+            fetch: Callable[[str], Article] | None = None, limit: int | None = None,
+            ard_sources: frozenset[str] = frozenset()) -> Report:
+        """Ingest the paths and sources; `limit` (articles per source) and `ard_sources` (the ARD
+        `source` values to keep) take part of large sources, and then nothing is pruned from them."""
+        with self.store.writing():
             try:
-                report = self._run(paths, sources, prune, fetch)
+                report = self._run(paths, sources, prune, fetch, limit, ard_sources)
             except Exception as exc:
                 full = _disk_full(self.settings)
                 if full:
@@ -125,6 +128,9 @@ class Indexer:
                                    "run the same ingestion again; what was stored is kept, and the re-run goes on "
                                    "from there without embedding it again") from exc
                 raise
+            if report.chunks_embedded:
+                # The answering side's copy of the embedding model, made now while the model is loaded.
+                query_model(self.settings.embedding_model, self.settings.device)
             if report.added or report.updated or report.deleted:
                 self.trash.audit.append(self.user, "ingest", inputs=[str(p) for p in paths] + [s.key for s in sources],
                                         added=report.added, updated=report.updated, deleted=report.deleted,
@@ -132,7 +138,7 @@ class Indexer:
         return report
 
     def _run(self, paths: Sequence[Path], sources: Sequence[Source], prune: bool,
-             fetch: Callable[[str], Article] | None) -> Report:
+             fetch: Callable[[str], Article] | None, limit: int | None, ard_sources: frozenset[str]) -> Report:
         started = time.perf_counter()
         report = Report()
         stored: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -145,7 +151,7 @@ class Indexer:
             except LoadError as exc:
                 report.failed.append({"path": str(path), "error": str(exc)})
         for source in todo:
-            self._run_source(source, stored, report, prune, fetch)
+            self._run_source(replace(source, limit=limit, ard_sources=ard_sources), stored, report, prune, fetch)
         report.chunks_total = self.store.count()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -155,7 +161,10 @@ class Indexer:
         seen: set[str] = set()
         failed_locations: set[str] = set()
         work: list[_Work] = []
-        for loaded in load(source, fetch):
+        pending = 0
+        bar = tqdm(desc="embedding", unit="chunk", disable=not self.progress)
+        # Written as it is read, a batch at a time: memory stays flat however large the source.
+        for loaded in load(source, fetch, progress=self.progress):
             if loaded.article is None:
                 log.warning("skipped %s: %s", loaded.location, loaded.error)
                 report.failed.append({"path": loaded.location, "error": loaded.error})
@@ -175,10 +184,18 @@ class Indexer:
                 continue
             if item is None:
                 report.unchanged += 1
-            else:
-                work.append(item)
-        self._write(work, source.key, report)
+                continue
+            work.append(item)
+            pending += len(item.new)
+            if pending >= EMBED_BATCH:
+                self._write_batch(work, source.key, report, bar)
+                work, pending = [], 0
+        self._write_batch(work, source.key, report, bar)
+        bar.close()
         if not prune:
+            return
+        if source.partial:
+            log.info("only part of %s was read (--limit or --ard-source): nothing is pruned from it", source.key)
             return
         # Articles that came from this source and are gone from it. An article whose file
         # failed to load this time is kept: a bad edit must not lose what was indexed.
@@ -234,20 +251,6 @@ class Indexer:
             schema.LOCATION: item.location,
         }
 
-    def _write(self, work: list[_Work], root: str, report: Report) -> None:
-        total = sum(len(w.new) for w in work)
-        bar = tqdm(total=total, desc="embedding", unit="chunk", disable=not self.progress or total == 0)
-        batch: list[_Work] = []
-        size = 0
-        for item in work:
-            batch.append(item)
-            size += len(item.new)
-            if size >= EMBED_BATCH:
-                self._write_batch(batch, root, report, bar)
-                batch, size = [], 0
-        self._write_batch(batch, root, report, bar)
-        bar.close()
-
     def _embed(self, texts: list[str], bar: tqdm) -> list[list[float]]:
         """Embed in slices of similar length (sorted like the encoder sorts internally, so
         little padding is wasted), moving the progress bar as each slice is done."""
@@ -263,27 +266,18 @@ class Indexer:
     def _write_batch(self, batch: list[_Work], root: str, report: Report, bar: tqdm) -> None:
         texts = [c.embedded_text(w.article.title) for w in batch for c in w.new]
         vectors = self._embed(texts, bar)
-        offset = 0
+        new = [(item, c) for item in batch for c in item.new]
+        new_ids = {c.chunk_id for _, c in new}
+        kept = [(item, c) for item in batch for c in item.chunks if c.chunk_id not in new_ids]
+        # The batch's new chunks first, in one call; then metadata of kept ones; stale ones last,
+        # so a crash in between leaves extra chunks the next run removes, never missing ones.
+        self.store.upsert(ids=[c.chunk_id for _, c in new], embeddings=vectors, documents=[c.text for _, c in new],
+                          metadatas=[self._metadata(item, c, root) for item, c in new])
+        self.store.update_metadata([c.chunk_id for _, c in kept], [self._metadata(item, c, root) for item, c in kept])
+        self.store.delete([cid for item in batch for cid in item.stale])
         for item in batch:
-            n = len(item.new)
-            article_vectors, offset = vectors[offset:offset + n], offset + n
-            new_ids = {c.chunk_id for c in item.new}
-            kept = [c for c in item.chunks if c.chunk_id not in new_ids]
-            # New chunks first, in one call; then metadata of kept ones; stale ones last, so a
-            # crash in between leaves extra chunks the next run removes, never missing ones.
-            self.store.upsert(
-                ids=[c.chunk_id for c in item.new],
-                embeddings=list(article_vectors),
-                documents=[c.text for c in item.new],
-                metadatas=[self._metadata(item, c, root) for c in item.new],
-            )
-            self.store.update_metadata(
-                [c.chunk_id for c in kept], [self._metadata(item, c, root) for c in kept]
-            )
-            self.store.delete(item.stale)
-            report.chunks_embedded += n
+            report.chunks_embedded += len(item.new)
             if item.is_new:
                 report.added += 1
             else:
                 report.updated += 1
-

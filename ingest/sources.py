@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from bot.core.types import Article
-from ingest.formats import load_file_with_errors
+from ingest.formats import ard_stream, load_file_with_errors
 from ingest.markdown import LoadError
 from ingest.suffixes import SUPPORTED_SUFFIXES
 
@@ -33,6 +35,13 @@ class Source:
     files: list[Path] = field(default_factory=list)
     base: Path | None = None  # folder that relative paths (and path-based doc_ids) start from
     urls: list[str] = field(default_factory=list)
+    ard_sources: frozenset[str] = frozenset()  # keep only ARD records whose `source` is one of these
+    limit: int | None = None  # at most this many articles
+
+    @property
+    def partial(self) -> bool:
+        """Only part of the source is read: what was not read this time must not be pruned."""
+        return bool(self.ard_sources) or self.limit is not None
 
 
 def discover(path: Path) -> Source:
@@ -53,6 +62,31 @@ def url_source(urls: list[str], key: str) -> Source:
     return Source(key, urls=urls)
 
 
+def _stream_jsonl(path: Path, source: Source, bar: tqdm) -> Iterator[Loaded]:
+    """An ARD JSONL file read a line at a time (any size, constant memory), the bar moving by bytes."""
+    location = str(path)
+
+    def lines() -> Iterator[bytes]:
+        with path.open("rb") as f:
+            for line in f:
+                bar.update(len(line))
+                yield line
+
+    found = False
+    try:
+        for item in ard_stream(lines()):
+            found = True
+            if isinstance(item, str):
+                yield Loaded(location, error=item)
+            elif not source.ard_sources or item.source.removeprefix("ard:") in source.ard_sources:
+                yield Loaded(location, article=item)
+    except OSError as exc:
+        yield Loaded(location, error=str(exc))
+        return
+    if not found:
+        yield Loaded(location, error="no text found")
+
+
 def _load_path(path: Path, base: Path) -> Iterator[Loaded]:
     location = str(path)
     try:
@@ -69,12 +103,28 @@ def _load_path(path: Path, base: Path) -> Iterator[Loaded]:
         yield Loaded(location, error=error)
 
 
-def load(source: Source, fetch=None) -> Iterator[Loaded]:
-    """Every article of the source; `fetch(url) -> Article` is used for URL sources."""
+def _all(source: Source, fetch, bar: tqdm) -> Iterator[Loaded]:
     for path in source.files:
-        yield from _load_path(path, source.base or path.parent)
+        if path.suffix.lower() == ".jsonl":
+            yield from _stream_jsonl(path, source, bar)
+        else:
+            yield from _load_path(path, source.base or path.parent)
     for url in source.urls:
         try:
             yield Loaded(url, article=fetch(url))
         except LoadError as exc:
             yield Loaded(url, error=str(exc))
+
+
+def load(source: Source, fetch=None, progress: bool = False) -> Iterator[Loaded]:
+    """Every article of the source (up to its limit), as it is read; `fetch(url) -> Article` is
+    used for URL sources. JSONL files show a progress bar by bytes read."""
+    jsonl = sum(p.stat().st_size for p in source.files if p.suffix.lower() == ".jsonl" and p.is_file())
+    with tqdm(total=jsonl, desc="reading", unit="B", unit_scale=True, disable=not progress or not jsonl) as bar:
+        articles = 0
+        for loaded in _all(source, fetch, bar):
+            if loaded.article is not None:
+                if source.limit is not None and articles >= source.limit:
+                    return
+                articles += 1
+            yield loaded

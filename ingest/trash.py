@@ -65,7 +65,7 @@ class Trash:
 
     def remove(self, store: IndexStore, doc_id: str, user: str) -> Trashed | None:
         """Move an article from the index to the trash (None: the index has no such article)."""
-        with library_write(self.settings):
+        with store.writing():
             records = store.records_of(doc_id)
             if not records.ids:
                 return None
@@ -95,7 +95,7 @@ class Trash:
 
     def restore(self, store: IndexStore, doc_id: str, user: str) -> Trashed:
         """Put a trashed article back in the index as it was when removed."""
-        with library_write(self.settings):
+        with store.writing():
             data, path = self._load(doc_id)
             current = store.records_of(doc_id).ids
             if current and set(current) != set(data["ids"]):

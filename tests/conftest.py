@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,30 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
                 return
         time.sleep(0.5)
     raise TimeoutError(f"nothing listening on {port} after {timeout} s")
+
+
+KEYWORD_PROBES = ("reward hacking wireheading", "shard theory values humans", "goal misgeneralization coinrun",
+                  "inner alignment mesa-optimizer")
+
+
+def keyword_state(data_dir: Path) -> dict:
+    """What the committed keyword index of a data dir answers, keyed by chunk and article ids
+    (comparable between two data dirs built in different orders): the live chunks, every
+    field's nonzero BM25 scores for a few probes, and the document frequency of some words."""
+    from bot.core.keywords import KeywordIndex
+    from bot.core.settings import Settings
+
+    index = KeywordIndex(Settings(data_dir=data_dir).keywords_dir)
+    state: dict = {"chunks": sorted(index.live_chunk_ids())}
+    for probe in KEYWORD_PROBES:
+        words = probe.split()
+        passages = index.bm25("passage", words)
+        state[probe, "passage"] = {index.chunk_id(int(r)): round(float(passages[r]), 6) for r in np.flatnonzero(passages)}
+        for field in ("article", "field"):
+            scores = index.bm25(field, words)
+            state[probe, field] = {index.doc_id(int(a)): round(float(scores[a]), 6) for a in np.flatnonzero(scores)}
+    state["df"] = {w: index.passages_with(w) for w in ("reward", "shard", "agent", "wirehead", "goal")}
+    return state
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,7 @@ def test_incremental_runs(tmp_path):
     assert (changed.updated, changed.deleted, changed.unchanged) == (1, 1, 1)
     ids = {c.metadata["doc_id"] for c in indexer.store.all_chunks()}
     assert ids == {"https://example.org/a", "c.md"}
-    texts = " ".join(p.text for p in indexer.store.all_passages_and_vectors()[0] if p.doc_id == "https://example.org/a")
+    texts = " ".join(p.text for p in indexer.store.passages_of("https://example.org/a"))
     assert "chisel" in texts and "Reward shapes behaviour" not in texts
 
 
@@ -140,7 +140,7 @@ def test_whole_index_is_read_in_pages(tmp_path, monkeypatch):
     total = indexer.run([folder]).chunks_total
     monkeypatch.setattr(bot.core.index, "PAGE", 3)  # large indexes exceed SQLite's variable limit in one read
     assert len(indexer.store.all_chunks()) == total > 3
-    assert len({p.chunk_id for p in indexer.store.all_passages_and_vectors()[0]}) == total
+    assert len({i for page in indexer.store.all_records() for i in page.ids}) == total
 
 
 def test_stored_articles_put_each_article_back_together(tmp_path):
@@ -158,3 +158,51 @@ def test_stored_articles_put_each_article_back_together(tmp_path):
     assert section == body  # overlap between neighbouring chunks kept once
     assert stored.text.endswith("## Why it matters\n\nSpecification gaming happens when an agent satisfies "
                                 "the letter of its objective but not its intent.")
+
+
+def _ard_record(i: int, source: str) -> str:
+    body = " ".join(f"Record {i} discusses reward model overoptimization in setting {j}." for j in range(30))
+    return json.dumps({"id": f"{source}-{i}", "source": source, "title": f"ARD record {i}", "text": body,
+                       "authors": ["A. Writer"], "date_published": f"2024-01-0{i % 9 + 1}"})
+
+
+def test_ard_jsonl_streams_in_parts_and_resumes_without_re_embedding(tmp_path):
+    from ingest.sources import discover, load
+
+    path = tmp_path / "ard.jsonl"
+    lines = [_ard_record(i, "arxiv" if i % 3 == 0 else "lesswrong") for i in range(12)]
+    path.write_text("\n".join(lines[:5] + ["{broken"] + lines[5:]) + "\n", encoding="utf-8")
+
+    # Streamed: the first article arrives after reading its own line, not the whole file.
+    source = discover(path)
+    stream = load(source)
+    first = next(stream)
+    assert first.article is not None and first.article.doc_id == "ard:arxiv-0"
+    assert [x.error for x in stream if x.article is None] == ["line 6: not valid JSON"]
+
+    settings = Settings(data_dir=tmp_path / "data")
+    indexer = Indexer(settings, progress=False)
+    only = indexer.run([path], ard_sources=frozenset({"arxiv"}))
+    assert only.added == 4  # records 0, 3, 6 and 9
+    part = indexer.run([path], limit=6)  # the first six good records: two of them are stored already
+    assert (part.added, part.unchanged, part.deleted) == (4, 2, 0)
+    # The whole file, as after a run killed part-way: only what is missing is embedded.
+    whole = indexer.run([path])
+    assert (whole.added, whole.unchanged, whole.deleted) == (4, 8, 0)
+    assert whole.chunks_embedded == whole.chunks_total - part.chunks_total  # the new articles' chunks only
+    assert len(whole.failed) == 1 and "line 6" in whole.failed[0]["error"]
+    # --limit on the command line, and nothing pruned from a partial read.
+    result = run_cli(["-m", "ingest", "--json", "--limit", "1", str(path)], settings.data_dir)
+    assert result.returncode == 0, result.stderr[-2000:]  # reading stopped before the broken line
+    report = json.loads(result.stdout)
+    assert report["deleted"] == 0 and report["chunks_total"] == whole.chunks_total
+    refused = run_cli(["-m", "ingest", "--limit", "0", str(path)], settings.data_dir)
+    assert refused.returncode == 2 and "--limit must be 1 or more" in refused.stderr
+
+
+def test_embedding_device_is_detected_and_can_be_chosen():
+    from bot.core.models import embedding_device
+
+    assert embedding_device("auto") == "cpu"  # no GPU on the test machines
+    assert embedding_device("cuda:1") == "cuda:1"
+    assert Settings(device="cpu").device == "cpu"

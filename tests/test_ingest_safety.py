@@ -16,19 +16,20 @@ import pytest
 
 from bot.core.index import IndexStore
 from bot.core.settings import Settings
-from tests.conftest import CORPUS, ROOT, run_cli
+from tests.conftest import CORPUS, ROOT, keyword_state, run_cli
 
 pytestmark = pytest.mark.slow
 
 
-def index_state(data_dir: Path) -> tuple[set[str], dict[str, int]]:
-    """Chunk ids, and chunk count per article, of the index in data_dir."""
+def index_state(data_dir: Path) -> tuple[set[str], dict[str, int], dict]:
+    """Chunk ids, and chunk count per article, of the index in data_dir; and what its committed
+    keyword index answers (as a reader opens it, with no repair)."""
     store = IndexStore(Settings(data_dir=data_dir), create=False)
     chunks = store.all_chunks()
     per_doc: dict[str, int] = {}
     for c in chunks:
         per_doc[c.metadata["doc_id"]] = per_doc.get(c.metadata["doc_id"], 0) + 1
-    return {c.chunk_id for c in chunks}, per_doc
+    return {c.chunk_id for c in chunks}, per_doc, keyword_state(data_dir)
 
 
 def ingest_killed_after(folder: Path, data_dir: Path, seconds: float) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.answer.retrieval import DECAY, PASSAGES_PER_SOURCE, Groups, _ranks
+from bot.answer.retrieval import DECAY, PASSAGES_PER_SOURCE, _ranks, best_two
+
+
+def _layout(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    sizes_array = np.asarray(sizes)
+    return np.cumsum(sizes_array) - sizes_array, sizes_array
 
 
 def test_best_two_weighs_the_second_passage_at_half():
-    scores = np.array([0.2, 0.7, 0.9, -np.inf, 0.5, 0.4, 0.3, 0.3])
-    owner = np.array([0, 1, 0, 2, 0, 2, 3, 3])
-    got = Groups(owner, 4).best_two(scores)
+    scores = np.array([0.2, 0.9, 0.5, 0.7, -np.inf, 0.4, 0.3, 0.3])
+    got = best_two(scores, *_layout([3, 1, 2, 2]))
     assert got[0] == pytest.approx((0.9 + DECAY * 0.5) / (1 + DECAY))
     assert got[1] == pytest.approx(0.7)  # a one-passage article counts its passage twice, not half of it
     assert got[2] == -np.inf  # an unscored passage sinks it
@@ -20,22 +24,24 @@ def test_best_two_weighs_the_second_passage_at_half():
 
 def test_best_two_matches_sorting_each_article():
     rng = np.random.default_rng(0)
-    owner = rng.permutation(np.repeat(np.arange(40), rng.integers(1, 12, 40)))
+    sizes = rng.integers(1, 12, 40)
+    owner = np.repeat(np.arange(40), sizes)
     scores = np.where(rng.random(len(owner)) < 0.7, 0.0, rng.random(len(owner)))  # like BM25: many zeros
-    got = Groups(owner, 40).best_two(scores)
+    got = best_two(scores, *_layout(list(sizes)))
     for article in range(40):
         mine = sorted(scores[owner == article], reverse=True)
         second = mine[1] if len(mine) > 1 else mine[0]
         assert got[article] == pytest.approx((mine[0] + DECAY * second) / (1 + DECAY))
 
 
-def test_every_article_needs_a_passage():
-    with pytest.raises(ValueError, match="at least one passage"):
-        Groups(np.array([0, 2]), 3)
-
-
 def test_ranks_best_first_ties_in_order():
     assert list(_ranks(np.array([0.1, 0.5, -np.inf, 0.5]))) == [2, 0, 3, 1]
+    rng = np.random.default_rng(1)
+    for _ in range(20):  # zeros, -inf, negatives and ties, as a stable sort of everything orders them
+        scores = rng.choice([0.0, -np.inf, -0.3, 0.2, 0.7, 1.5], size=200) * rng.choice([1.0, 1.0, 0.5], size=200)
+        expected = np.empty(200, dtype=np.int64)
+        expected[np.argsort(-scores, kind="stable")] = np.arange(200)
+        assert (_ranks(scores) == expected).all()
 
 
 def test_sources_are_distinct_articles_with_their_best_passages(extractive_engine):
@@ -91,3 +97,17 @@ def test_an_emptied_index_and_articles_without_titles(extractive_engine, tmp_pat
     store.upsert(["w#0"], [embeddings.embed_query("wireheading")], ["An agent seizing its reward channel."],
                  [{"doc_id": "w", "title": "Wireheading", "position": 0}])
     assert [s.doc_id for s in Retriever(store, embeddings).search("wireheading", 5)] == ["w", "untitled"]
+
+
+def test_questions_are_embedded_as_ingestion_embedded_the_passages(extractive_engine):
+    """Answering runs the ONNX export of the embedding model (it starts in under a second); its
+    vectors are the sentence-transformers model's, so stored passages and questions still meet."""
+    from bot.core.models import OnnxEmbeddings, load_embeddings
+
+    assert isinstance(extractive_engine.embeddings, OnnxEmbeddings)
+    texts = [p.text for p in extractive_engine.store.passages_of("wireheading")][:12]
+    texts += ["What is wireheading?", "Will an AI trained with rewards just want the reward?", "x" * 3000]
+    exported = np.asarray(extractive_engine.embeddings.embed_documents(texts))
+    original = np.asarray(load_embeddings("bundled", "cpu").embed_documents(texts))
+    assert np.abs(exported - original).max() < 1e-5
+    assert np.allclose(extractive_engine.embeddings.embed_query(texts[-2]), original[-2], atol=1e-5)

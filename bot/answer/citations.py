@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from bot.answer.support import COVERED, MIN_COVERED, Verifier
 from bot.core.markers import MARKER, normalise, split_markers, with_markers
 from bot.core.markup import plain
-from bot.core.text import ENDS_AS_STATEMENT, content_words, overlap, sentences
+from bot.core.text import ENDS_AS_STATEMENT, WordRarity, content_words, overlap, sentences
 from bot.core.types import Citation, Source
 
 SUPPORTED = 0.5  # share of a sentence's content words a passage must contain to support it
@@ -96,7 +96,7 @@ class Checker:
     answer (and counted), and so is a sentence too short to be checked.
     """
 
-    def __init__(self, sources: list[Source], numbering: dict[str, int], idf: dict[str, float] | None = None,
+    def __init__(self, sources: list[Source], numbering: dict[str, int], idf: WordRarity | None = None,
                  drop_unsupported: bool = False, verifier: Verifier | None = None, small_model: bool = False) -> None:
         self.sources = sources
         self.verifier = verifier
@@ -202,7 +202,7 @@ class Checker:
 
 
 def check(answer: str, sources: list[Source], numbering: dict[str, int],
-          idf: dict[str, float] | None = None) -> CheckedAnswer:
+          idf: WordRarity | None = None) -> CheckedAnswer:
     """Verify a whole `answer`, whose markers [1..len(sources)] refer to `sources` in order."""
     checker = Checker(sources, numbering, idf)
     for raw in split_sentences(answer, checker.titles):

@@ -21,11 +21,11 @@ from bot.answer.intent import defined_term, mentions, named_term, not_a_question
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
-from bot.answer.retrieval import Filters, Retriever
+from bot.answer.retrieval import Filters, Retriever, open_retriever
 from bot.answer.support import Verifier
 from bot.core.events import AnswerEvent, Cited, Done, Failed, Queued, Reason, Retrieved, Sentence, Thinking, Token
 from bot.core.index import SUMMARY_HEADING, IndexStore, IndexUnavailable
-from bot.core.models import common_words, load_embeddings
+from bot.core.models import common_words
 from bot.core.settings import Settings
 from bot.core.text import content_words, overlap
 from bot.core.types import Citation, Source
@@ -84,9 +84,7 @@ class Engine:
     def open(cls, settings: Settings, with_llm: bool = True) -> Engine:
         """The engine the settings describe: the index they name, its embedding model, and their
         LLM (none when `with_llm` is false: retrieval-only work never loads a model)."""
-        store = IndexStore.open_for_reading(settings)
-        retriever = Retriever(store, load_embeddings(settings.embedding_model))
-        return cls(settings, retriever, make_llm(settings) if with_llm else None)
+        return cls(settings, open_retriever(settings), make_llm(settings) if with_llm else None)
 
     ready = True  # loaded (the web app's LoadingEngine is not, for the first seconds)
 

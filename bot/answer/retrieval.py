@@ -1,30 +1,35 @@
 """Hybrid retrieval ranked by article, so that one article is one source.
 
 Four rankings of articles are fused by reciprocal rank: dense similarity (Chroma, cosine) of an
-article's two best passages (weighted double), BM25 (bm25s) of its two best passages, BM25 of the whole article,
+article's two best passages (weighted double), BM25 of its two best passages, BM25 of the whole article,
 and BM25 of its title, summary and tags. Passage-level lists alone let one vivid passage of an
 off-topic article beat an article that answers the question in words spread over several
 passages; the article-level lists catch those (measured in BENCHMARKS.md: MRR@10 0.80 -> 0.86).
 
-The keyword indexes are built from the chunks stored in Chroma when the retriever is created, so
-they are always in step with the vector index, whoever wrote it.
+The keyword indexes are the ones ingestion keeps beside the vector index (bot.core.keywords),
+memory-mapped: opening them costs the same at any library size, and nothing is held per chunk
+but a few bytes. Only the candidate articles' stored vectors are read, and only the returned
+passages' texts are fetched from Chroma.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
 from bot.core.index import DOC_ID, IndexStore
-from bot.core.text import STEMMER, inverse_document_frequencies
+from bot.core.keywords import ArticleFacts
+from bot.core.models import load_query_embeddings
+from bot.core.settings import Settings
+from bot.core.text import STEMMER, WordRarity
 from bot.core.types import Passage, Source
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 RRF_K = 3  # measured on the bundled question set (157 articles, even half): 3 > 5 > 8 > 10 > 20 > 60
 # Dense similarity counts twice in the fusion: with 157 articles, the keyword lists let an article
 # that shares a question's everyday words ("AGI", "just", "could") outrank the one that answers it.
@@ -35,54 +40,34 @@ PASSAGES_PER_SOURCE = 2
 DECAY = 0.5  # an article's passage score: its best passage plus half its second best, averaged
 
 
-def _keyword_text(p: Passage) -> str:
-    return " ".join([p.title, *p.headings, p.text])
-
-
-def _tokens(texts: list[str]):
-    return bm25s.tokenize(texts, stopwords="en", stemmer=STEMMER, show_progress=False)
-
-
-def _bm25(corpus: tuple[list[list[int]], dict[str, int]]) -> bm25s.BM25:
-    """A BM25 index of tokenized documents: (token id lists, vocabulary), as `_tokens` returns."""
-    index = bm25s.BM25()
-    if corpus[0]:
-        index.index(corpus, show_progress=False)
-    return index
-
-
-class Groups:
-    """Passages grouped by article, for per-article aggregates computed without sorting scores."""
-
-    def __init__(self, owner: np.ndarray, n_groups: int) -> None:
-        self.sizes = np.bincount(owner, minlength=n_groups)
-        if (self.sizes == 0).any():
-            raise ValueError("every article needs at least one passage")
-        self.order = np.argsort(owner, kind="stable")  # passages, article by article
-        self.starts = np.cumsum(self.sizes) - self.sizes
-        self.members = [self.order[start:start + size].tolist() for start, size in zip(self.starts, self.sizes, strict=True)]
-
-    def best_two(self, scores: np.ndarray) -> np.ndarray:
-        """Per article: (best + DECAY * second best) / (1 + DECAY) of its passages' scores.
-
-        Two good passages beat one, but a long article cannot win on many weak ones; an article
-        of one passage counts it twice.
-        """
-        if not len(scores):
-            return np.zeros(0)
-        grouped = scores[self.order]
-        best = np.maximum.reduceat(grouped, self.starts)
-        is_best = grouped == np.repeat(best, self.sizes)
-        tied = np.add.reduceat(is_best, self.starts) > 1
-        rest = np.maximum.reduceat(np.where(is_best, -np.inf, grouped), self.starts)
-        second = np.where((self.sizes == 1) | tied, best, rest)
-        return (best + DECAY * second) / (1 + DECAY)
+def best_two(scores: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per article (its passages are rows starts[a]:starts[a] + sizes[a]): (best + DECAY * second
+    best) / (1 + DECAY) of its passages' scores. Two good passages beat one, but a long article
+    cannot win on many weak ones; an article of one passage counts it twice."""
+    if not len(sizes):
+        return np.zeros(0)
+    best = np.maximum.reduceat(scores, starts)
+    is_best = scores == np.repeat(best, sizes)
+    tied = np.add.reduceat(is_best, starts) > 1
+    rest = np.maximum.reduceat(np.where(is_best, -np.inf, scores), starts)
+    second = np.where((sizes == 1) | tied, best, rest)
+    return (best + DECAY * second) / (1 + DECAY)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
-    """0-based rank of every entry, best (highest) first; -inf entries rank last."""
+    """0-based rank of every entry, best (highest) first, ties in index order; -inf entries rank
+    last. Only the entries that are neither 0 nor -inf are sorted (at a million chunks most
+    articles score exactly 0 in a keyword list, or -inf in the dense one): the order is that of a
+    stable sort of all of them."""
     ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
+    valued = np.flatnonzero(np.isfinite(scores) & (scores != 0))
+    ordered = valued[np.argsort(-scores[valued], kind="stable")]
+    positive = ordered[scores[ordered] > 0]
+    groups = [positive, np.flatnonzero(scores == 0), ordered[scores[ordered] < 0], np.flatnonzero(scores == -np.inf)]
+    start = 0
+    for group in groups:
+        ranks[group] = np.arange(start, start + len(group))
+        start += len(group)
     return ranks
 
 
@@ -99,7 +84,7 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.tags or self.authors or self.date_from or self.date_to or self.sources)
 
-    def accepts(self, p: Passage) -> bool:
+    def accepts(self, p: ArticleFacts | Passage) -> bool:
         if self.tags and not set(self.tags) & set(p.tags):
             return False
         if self.authors and not any(a.lower() in author.lower() for a in self.authors for author in p.authors):
@@ -116,6 +101,15 @@ class Filters:
 RANKINGS = ("dense", "passage_bm25", "article_bm25", "field_bm25")
 
 
+def open_retriever(settings: Settings) -> Retriever:
+    """The retriever the settings describe. The index's first read (Chroma loads its files then,
+    about a second) and the embedding model's load overlap: start-up is the longer of the two."""
+    with ThreadPoolExecutor(1) as pool:
+        embeddings = pool.submit(load_query_embeddings, settings.embedding_model, settings.device)
+        store = IndexStore.open_for_reading(settings)
+        return Retriever(store, embeddings.result())
+
+
 class Retriever:
     def __init__(self, store: IndexStore, embeddings, rankings: tuple[str, ...] = RANKINGS, rrf_k: int = RRF_K) -> None:
         unknown = set(rankings) - set(RANKINGS)
@@ -125,43 +119,14 @@ class Retriever:
         self.rrf_k = rrf_k
         self.store = store
         self.embeddings = embeddings
-        # Stored vectors kept in memory (1.5 KB per chunk): Chroma finds the candidates, and
-        # every passage of a candidate article is then scored exactly without another query.
-        self.passages, self.vectors = store.all_passages_and_vectors()
-        self.doc_ids = list(dict.fromkeys(p.doc_id for p in self.passages))
-        article_of = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
-        self.owner = np.asarray([article_of[p.doc_id] for p in self.passages], dtype=np.int64)
-        self.groups = Groups(self.owner, len(self.doc_ids))
-        self.members = self.groups.members  # passage indices of each article, in stored order
-        self.chunk_index = {p.chunk_id: i for i, p in enumerate(self.passages)}
-        firsts = [self.passages[m[0]] for m in self.members]
-        # Tokenized once: each title, and each passage's headings and text. A passage's document
-        # is its title + its tokens; an article's is its title + all its passages' tokens in order,
-        # so words of an answer spread over several passages count together.
-        tokens = _tokens([a.title for a in firsts] + [" ".join([*p.headings, p.text]) for p in self.passages])
-        titles, bodies = tokens.ids[:len(firsts)], tokens.ids[len(firsts):]
-        self.bm25 = _bm25(([titles[a] + body for a, body in zip(self.owner, bodies, strict=True)], dict(tokens.vocab)))
-        in_order = [sorted(m, key=lambda i: self.passages[i].position) for m in self.members]
-        self.article_bm25 = _bm25(([titles[a] + [t for i in rows for t in bodies[i]] for a, rows in enumerate(in_order)],
-                                   dict(tokens.vocab)))
-        # The fields that say what an article is about: title, summary, tags.
-        self.field_bm25 = _bm25(_tokens([" ".join([a.title, a.summary, *(t.replace("-", " ") for t in a.tags)])
-                                              for a in firsts]))
-        keyword_texts = [_keyword_text(p) for p in self.passages]
+        self.keywords = store.keyword_index()
         # Word rarity across the library, for weighing citation support (bot.answer.citations).
-        self.idf = inverse_document_frequencies(keyword_texts)
-        self.centroid = self._centroid()
+        self.idf = WordRarity(self.keywords.live_passages, self.keywords.passages_with)
+        self.centroid = self.keywords.centroid()
 
     def reloaded(self, store: IndexStore | None = None) -> Retriever:
         """A retriever over what the store (or a reopened one) holds now, fused the same way."""
         return Retriever(store or self.store, self.embeddings, self.rankings, self.rrf_k)
-
-    def _centroid(self) -> np.ndarray:
-        """The library's mean direction: what "on topic" looks like to the embedding model."""
-        if not len(self.vectors):
-            return np.zeros(1, dtype=np.float32)
-        mean = self.vectors.mean(axis=0)
-        return mean / (np.linalg.norm(mean) or 1.0)
 
     def topicality(self, vector: list[float]) -> float:
         """Cosine similarity of a query to the library as a whole (off-topic questions score low)."""
@@ -172,39 +137,37 @@ class Retriever:
     def embed(self, query: str) -> list[float]:
         return self.embeddings.embed_query(re.sub(r"\s+", " ", query).strip())
 
-    @staticmethod
-    def _scores(index: bm25s.BM25, words: list[str], size: int) -> np.ndarray:
-        """BM25 score of every document in the index (zeros when no query word is known to it)."""
-        vocabulary = getattr(index, "vocab_dict", None) or {}
-        known = [w for w in words if w in vocabulary]
-        return np.asarray(index.get_scores(known), dtype=np.float64) if known else np.zeros(size)
-
     def search(self, query: str, k: int, filters: Filters = Filters(),
                vector: list[float] | None = None) -> list[Source]:
         """The k best articles for the query, each with up to two passages (best first)."""
         query = re.sub(r"\s+", " ", query).strip()
         vector = vector if vector is not None else self.embed(query)
-        n_articles = len(self.doc_ids)
-        allowed = np.ones(n_articles, dtype=bool)
+        kw = self.keywords
+        if not kw.live_passages:
+            return []
+        allowed = kw.article_live.copy()
         where = None
         if filters:
-            allowed = np.asarray([filters.accepts(self.passages[m[0]]) for m in self.members], dtype=bool)
+            live = np.flatnonzero(allowed)
+            allowed[live] = [filters.accepts(kw.facts(a)) for a in live]
             if not allowed.any():
                 return []
-            where = {DOC_ID: {"$in": [d for d, ok in zip(self.doc_ids, allowed, strict=True) if ok]}}
+            where = {DOC_ID: {"$in": [kw.doc_id(a) for a in np.flatnonzero(allowed)]}}
 
         words = bm25s.tokenize([query], stopwords="en", stemmer=STEMMER, return_ids=False, show_progress=False)[0]
-        chunk_keyword = self._scores(self.bm25, words, len(self.passages))
+        chunk_keyword = kw.bm25("passage", words)
         keyword_lists = {
-            "passage_bm25": self.groups.best_two(chunk_keyword),
-            "article_bm25": self._scores(self.article_bm25, words, n_articles),
-            "field_bm25": self._scores(self.field_bm25, words, n_articles),
+            "passage_bm25": lambda: best_two(chunk_keyword, kw.starts[:-1], kw.sizes),
+            "article_bm25": lambda: kw.bm25("article", words),
+            "field_bm25": lambda: kw.bm25("field", words),
         }
-        keyword_lists = {name: scores for name, scores in keyword_lists.items() if name in self.rankings}
-        hits = self.store.query(vector, min(CANDIDATES, len(self.passages)), where=where)
-        candidates = {self._owner_of(p.chunk_id) for p in hits}
+        nearest = self.store.nearest_articles(vector, min(CANDIDATES, kw.live_passages), where=where)
+        candidates = {kw.article_of_doc.get(doc_id, -1) for doc_id in nearest}
         ranks = []
-        for scores in keyword_lists.values():
+        for name, scores_of in keyword_lists.items():
+            if name not in self.rankings:
+                continue
+            scores = scores_of()
             scores[~allowed] = -np.inf
             ranks.append(_ranks(scores))
             candidates.update(np.flatnonzero((ranks[-1] < ARTICLE_CANDIDATES) & (scores > 0)).tolist())
@@ -212,40 +175,43 @@ class Retriever:
         if not candidates:
             return []
         chosen = sorted(candidates)
-        rows = [i for a in chosen for i in self.members[a]]
-        chunk_dense = np.full(len(self.passages), -np.inf)
-        chunk_dense[rows] = self._cosines(vector, rows)
-        dense = self.groups.best_two(chunk_dense)
+        sizes = kw.sizes[chosen]
+        rows = np.concatenate([np.arange(kw.starts[a], kw.starts[a + 1]) for a in chosen])
+        chunk_dense = np.full(kw.n_passages, -np.inf)
+        chunk_dense[rows] = self._cosines(vector, kw.vectors(rows))
+        dense = np.full(kw.n_articles, -np.inf)  # only the candidates' passages are scored
+        dense[chosen] = best_two(chunk_dense[rows], np.cumsum(sizes) - sizes, sizes)
 
         weights = [1.0] * len(ranks)
         if "dense" in self.rankings:
             ranks.insert(0, _ranks(dense))  # first: the sum's order decides exact ties, as measured
             weights.insert(0, DENSE_WEIGHT)
-        fused = np.zeros(n_articles)
+        fused = np.zeros(kw.n_articles)
         for weight, rank in zip(weights, ranks, strict=True):
             fused += weight / (self.rrf_k + rank + 1)
         ranked = sorted(chosen, key=lambda a: -fused[a])[:k]
-        return [self._source(a, fused[a], chunk_dense, chunk_keyword) for a in ranked]
+        best = {a: self._best_rows(a, chunk_dense, chunk_keyword) for a in ranked}
+        stored = self.store.passages_by_id([kw.chunk_id(r) for rows in best.values() for r, _ in rows])
+        sources = []
+        for a in ranked:
+            passages = [Passage(**{**stored[cid].__dict__, "dense": float(chunk_dense[r]), "bm25": float(chunk_keyword[r]),
+                                   "fused": score})
+                        for r, score in best[a] if (cid := kw.chunk_id(r)) in stored]
+            if passages:  # an article removed since this retriever opened is left out
+                sources.append(Source(kw.doc_id(a), passages, float(fused[a])))
+        return sources
 
-    def _owner_of(self, chunk_id: str) -> int:
-        """The article index of a stored chunk; -1 for one written after this retriever was built."""
-        index = self.chunk_index.get(chunk_id)
-        return -1 if index is None else int(self.owner[index])
-
-    def _source(self, article: int, score: float, dense: np.ndarray, keyword: np.ndarray) -> Source:
-        """An article with its best passages: those the two passage rankings agree on first."""
-        members = self.members[article]
+    def _best_rows(self, article: int, dense: np.ndarray, keyword: np.ndarray) -> list[tuple[int, float]]:
+        """An article's best passage rows with their scores: those the two passage rankings agree on first."""
+        members = range(int(self.keywords.starts[article]), int(self.keywords.starts[article + 1]))
         dense_rank = {i: r for r, i in enumerate(sorted(members, key=lambda i: -dense[i]))}
         keyword_rank = {i: r for r, i in enumerate(sorted(members, key=lambda i: -keyword[i]))}
         fused = {i: 1.0 / (self.rrf_k + dense_rank[i] + 1) + 1.0 / (self.rrf_k + keyword_rank[i] + 1) for i in members}
-        best = sorted(members, key=lambda i: -fused[i])[:PASSAGES_PER_SOURCE]
-        passages = [Passage(**{**self.passages[i].__dict__, "dense": float(dense[i]), "bm25": float(keyword[i]),
-                               "fused": fused[i]}) for i in best]
-        return Source(self.doc_ids[article], passages, float(score))
+        return [(i, fused[i]) for i in sorted(members, key=lambda i: -fused[i])[:PASSAGES_PER_SOURCE]]
 
-    def _cosines(self, vector: list[float], rows: list[int]) -> np.ndarray:
-        """Cosine similarity of the query to the given stored chunks."""
+    @staticmethod
+    def _cosines(vector: list[float], matrix: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the query to each row of the matrix."""
         query = np.asarray(vector, dtype=np.float32)
-        matrix = self.vectors[rows]
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         return (matrix @ query) / np.where(norms == 0, 1.0, norms)

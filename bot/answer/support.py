@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.core.text import STEMMER, content_words, overlap, sentences
+from bot.core.text import STEMMER, WordRarity, content_words, overlap, sentences
 
 # Calibrated on the even-numbered pairs of tests/data/support_pairs.jsonl; the odd ones check them.
 CLOSE = 0.55  # cosine similarity to the best window at which a claim reads as restating it
@@ -130,7 +130,7 @@ class Verifier:
         vectors = np.stack(self.vectors([*texts, *found]))
         return (vectors[:len(texts)] @ vectors[len(texts):].T).tolist()
 
-    def judge(self, claim: str, passages: list[str], idf: dict[str, float] | None = None,
+    def judge(self, claim: str, passages: list[str], idf: WordRarity | None = None,
               min_covered: float = MIN_COVERED) -> Verdict:
         """Whether `passages` (the cited source's) support `claim`; `idf` weighs rare words. A
         higher `min_covered` asks for more of the claim's rare words in the passage (for a small

@@ -21,9 +21,12 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 
+from bot.core import keywords
+from bot.core.keywords import ArticleDraft, Journal, KeywordIndex
 from bot.core.settings import Settings
 from bot.core.text import join_overlapping
 from bot.core.types import Article, Passage, Reference
+from bot.core.writes import LibraryBusy, library_write
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ def set_aside_damaged(settings: Settings) -> Path:
     _forget_engine(settings)
     target = settings.chroma_dir.with_name(f"chroma.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
     settings.chroma_dir.rename(target)
+    keywords.reset(settings.keywords_dir)
     log.warning("the damaged index was moved to %s", target)
     return target
 
@@ -276,7 +280,9 @@ class IndexStore:
     @classmethod
     def open_for_reading(cls, settings: Settings) -> IndexStore:
         store = cls(settings, create=False)
-        if store.count() == 0:
+        with _intact(settings):
+            empty = not store.collection.get(limit=1, include=[])["ids"]  # count() reads the whole collection
+        if empty:
             raise IndexMissing("the index is empty: run `python -m ingest` to add articles to it")
         return store
 
@@ -356,13 +362,6 @@ class IndexStore:
             got = self.collection.get(where={DOC_ID: {"$in": list(doc_ids)}}, include=["metadatas"])
         return {m[DOC_ID]: m.get(TITLE, "") for m in got["metadatas"] if m}
 
-    def all_passages_and_vectors(self) -> tuple[list[Passage], np.ndarray]:
-        """Every chunk with its stored embedding (row i of the matrix belongs to passage i), in one pass."""
-        got = self._get_all(["metadatas", "documents", "embeddings"])
-        passages = self._passages(got)
-        vectors = np.asarray(got["embeddings"], dtype=np.float32)
-        return passages, vectors.reshape(len(passages), -1) if passages else np.zeros((0, 0), dtype=np.float32)
-
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article with its chunk count, sorted by title."""
         by_doc: dict[str, ArticleInfo] = {}
@@ -391,35 +390,105 @@ class IndexStore:
 
     def put(self, records: Records) -> None:
         """Store records as they were (a restore from the trash or a backup)."""
-        for start in range(0, len(records.ids), PAGE):
-            end = start + PAGE
-            self.upsert(records.ids[start:end], records.vectors[start:end].tolist(), records.documents[start:end],
-                        records.metadatas[start:end])
+        self.upsert(records.ids, records.vectors.tolist(), records.documents, records.metadatas)
+
+    # Every write names the articles it touches in the keyword index's journal first, so the
+    # keyword index catches up with them even if the writer dies before it syncs.
 
     def upsert(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
                metadatas: list[dict[str, Any]]) -> None:
-        if ids:
-            self.collection.upsert(ids=ids, embeddings=embeddings, documents=documents, metadatas=metadatas)
+        """Write chunks, a page per call (Chroma caps the batch size)."""
+        self.journal.add(m[DOC_ID] for m in metadatas)
+        for start in range(0, len(ids), PAGE):
+            end = start + PAGE
+            self.collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end],
+                                   metadatas=metadatas[start:end])
 
     def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
-        if ids:
-            self.collection.update(ids=ids, metadatas=metadatas)
+        self.journal.add(m[DOC_ID] for m in metadatas)
+        for start in range(0, len(ids), PAGE):
+            self.collection.update(ids=ids[start:start + PAGE], metadatas=metadatas[start:start + PAGE])
 
     def delete(self, ids: Sequence[str]) -> None:
-        if ids:
-            self.collection.delete(ids=list(ids))
+        for start in range(0, len(ids), PAGE):
+            page = list(ids[start:start + PAGE])
+            got = self.collection.get(ids=page, include=["metadatas"])
+            self.journal.add(m[DOC_ID] for m in got["metadatas"] if m)
+            self.collection.delete(ids=page)
 
-    def query(self, embedding: list[float], n: int, where: dict[str, Any] | None = None) -> list[Passage]:
-        """The n nearest chunks (fewer when the collection holds fewer; Chroma caps n itself, and
-        counting first costs as much as the query on a large index)."""
+    def drop(self) -> None:
+        """Delete the collection and its keyword index (a rebuild starts from nothing). The keyword
+        index goes first: killed in between, the next writer finds chunks it lacks and indexes them."""
+        keywords.reset(self.settings.keywords_dir)
+        self.client.delete_collection(self.settings.collection)
+
+    @property
+    def journal(self) -> Journal:
+        return Journal(self.settings.keywords_dir)
+
+    def drafts(self, doc_ids: list[str]) -> list[ArticleDraft]:
+        """These articles as the keyword index stores them, read back from Chroma (an article it
+        no longer holds is left out)."""
+        with _intact(self.settings):
+            got = self.collection.get(where={DOC_ID: {"$in": doc_ids}}, include=["documents", "metadatas", "embeddings"])
+        by_doc: dict[str, list[tuple[int, str, str, dict[str, Any], Any]]] = {}
+        for i, d, m, v in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True):
+            by_doc.setdefault(m[DOC_ID], []).append((int(m.get(POSITION, 0)), i, d or "", m, v))
+        out = []
+        for doc_id, rows in by_doc.items():
+            rows.sort(key=lambda r: (r[0], r[1]))
+            m = rows[0][3]
+            out.append(ArticleDraft(
+                doc_id=doc_id, title=m.get(TITLE, ""), summary=m.get(SUMMARY) or "", tags=decode_list(m.get(TAGS)),
+                authors=decode_list(m.get(AUTHORS)), date=m.get(DATE, ""), source=m.get(SOURCE, ""),
+                chunk_ids=[r[1] for r in rows], headings=[decode_list(r[3].get(HEADINGS)) for r in rows],
+                texts=[r[2] for r in rows], vectors=[np.asarray(r[4], dtype=np.float32) for r in rows],
+            ))
+        return out
+
+    def sync_keywords(self) -> None:
+        """Bring the keyword index in step with the collection; the caller holds the write lock."""
+        keywords.sync(self.settings.keywords_dir, self.drafts, self.count(),
+                      lambda: list(dict.fromkeys(c.metadata.get(DOC_ID, "") for c in self.all_chunks())),
+                      str(self.collection.id))
+
+    @contextmanager
+    def writing(self, changes: bool = True) -> Iterator[IndexStore]:
+        """The write lock for a change to the library; on the way out (even after an error: part of
+        the work may be stored) the keyword index takes in what changed."""
+        with library_write(self.settings, changes):
+            try:
+                yield self
+            finally:
+                self.sync_keywords()
+
+    def keyword_index(self) -> KeywordIndex:
+        """The committed keyword index, for answering. One out of step (a writer died, or the index
+        predates keyword segments) is brought in step first, unless a writer is at work: it will
+        sync when it finishes, and the version stamp tells readers to reload."""
+        root = self.settings.keywords_dir
+        if not keywords.in_step(root, str(self.collection.id)):
+            try:
+                with self.writing():
+                    pass
+            except LibraryBusy:
+                log.info("a writer is changing the library; answering from the keyword index as last committed")
+        return KeywordIndex(root)
+
+    def passages_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+        """These chunks as passages, read with one get (a chunk no longer stored is left out)."""
+        if not chunk_ids:
+            return {}
+        with self._answering():
+            got = self.collection.get(ids=list(chunk_ids), include=["metadatas", "documents"])
+        return {p.chunk_id: p for p in self._passages(got)}
+
+    def nearest_articles(self, embedding: list[float], n: int, where: dict[str, Any] | None = None) -> list[str]:
+        """The articles of the n nearest chunks, nearest first (fewer when the collection holds
+        fewer; Chroma caps n itself, and counting first costs as much as the query on a large
+        index). Only ids are read: retrieval scores the candidates' passages itself."""
         if n <= 0:
             return []
         with self._answering():
-            got = self.collection.query(
-                query_embeddings=[embedding], n_results=n, where=where,
-                include=["metadatas", "documents", "distances"],
-            )
-        return [
-            passage_from(i, d or "", m or {}, dense=1.0 - float(dist))
-            for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
-        ]
+            got = self.collection.query(query_embeddings=[embedding], n_results=n, where=where, include=["metadatas"])
+        return [m[DOC_ID] for m in got["metadatas"][0] if m]

@@ -7,13 +7,21 @@ library is imported, and bundled models are found through their packages' instal
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.util
+import json
 import logging
 import os
+import platform
+import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -106,18 +114,166 @@ def bundled_llm_path(models_dir: Path) -> Path:
     return target
 
 
+CPU_BATCH, GPU_BATCH = 32, 256  # texts per forward pass: a GPU is only kept busy by large batches
+
+
+def _gpu_present() -> bool:
+    """Whether a GPU could be there at all, found without importing torch (seconds at start-up)."""
+    return Path("/proc/driver/nvidia").exists() or (sys.platform == "darwin" and platform.machine() == "arm64")
+
+
+def embedding_device(preference: str = "auto") -> str:
+    """The torch device for the embedding model: the preference, or with `auto` a usable GPU
+    (CUDA, then Apple's MPS) before the CPU."""
+    if preference != "auto":
+        return preference
+    if not _gpu_present():
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    return "mps" if mps is not None and mps.is_available() else "cpu"
+
+
 @lru_cache(maxsize=4)
-def load_embeddings(name: str):
-    """The embedding model, loaded once per process (LangChain's HuggingFaceEmbeddings)."""
+def load_embeddings(name: str, device: str = "auto"):
+    """The embedding model, loaded once per process (LangChain's HuggingFaceEmbeddings), on the
+    device chosen, with a batch size to suit it."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
     path = embedding_model_path(name)
-    log.info("loading embedding model from %s", path)
+    chosen = embedding_device(device)
+    log.info("loading embedding model from %s on %s", path, chosen)
     return HuggingFaceEmbeddings(
         model_name=str(path),
-        model_kwargs={"device": "cpu", "local_files_only": True},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
+        model_kwargs={"device": chosen, "local_files_only": True},
+        encode_kwargs={"normalize_embeddings": True, "batch_size": CPU_BATCH if chosen == "cpu" else GPU_BATCH},
     )
+
+
+class OnnxEmbeddings(Embeddings):
+    """A mean-pooled, normalised sentence-transformers model run by ONNX Runtime: the same vectors
+    (to 1e-6) as the model it was exported from, loaded in under a second where importing
+    sentence-transformers and torch takes seconds. Answering processes embed questions with it."""
+
+    def __init__(self, onnx_file: Path, model_dir: Path, max_length: int, threads: int) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_length)
+        self.tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        encoded = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encoded)
+        ids = np.zeros((len(encoded), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for i, e in enumerate(encoded):
+            ids[i, :len(e.ids)], mask[i, :len(e.ids)], types[i, :len(e.ids)] = e.ids, e.attention_mask, e.type_ids
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        weights = mask[..., None].astype(np.float32)
+        mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """In batches of similar length, as sentence-transformers does, so little padding is computed."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), CPU_BATCH):
+            picked = order[start:start + CPU_BATCH]
+            for i, vector in zip(picked, self._batch([texts[i] for i in picked]), strict=True):
+                out[i] = vector.tolist()
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._batch([text])[0].tolist()
+
+
+def _exportable(model_dir: Path) -> int | None:
+    """The max sequence length of a model made of a transformer, mean pooling and normalisation
+    (what OnnxEmbeddings reproduces); None for any other model."""
+    try:
+        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((model_dir / "modules.json").read_text())]
+        pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+        max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
+    except (OSError, KeyError, ValueError):
+        return None
+    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
+        v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
+    return int(max_length) if modules == ["Transformer", "Pooling", "Normalize"] and mean_only else None
+
+
+def export_onnx(model_dir: Path, target: Path) -> None:
+    """Write the model's transformer as ONNX (written aside, then renamed into place)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    sample = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)(
+        ["an example", "a second, longer example sentence"], padding=True, return_tensors="pt")
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # processes exporting at once do not collide
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Hidden(), tuple(sample[n] for n in names), str(partial), input_names=names,
+                          output_names=["hidden"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    partial.replace(target)
+
+
+def cache_dir() -> Path:
+    """Files derived from installed models, shared by every data dir of this user
+    (ALIGNCHAT_CACHE_DIR, else $XDG_CACHE_HOME/alignchat, else ~/.cache/alignchat)."""
+    explicit = os.environ.get("ALIGNCHAT_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alignchat"
+
+
+def query_model(name: str, device: str = "auto") -> Path | None:
+    """The ONNX export answering uses for this embedding model, made now if missing (once per
+    machine and model, in the cache dir); None on a GPU, or for a model that is not a plain
+    mean-pooled one: those answer with the sentence-transformers model itself."""
+    model_dir = embedding_model_path(name)
+    if embedding_device(device) != "cpu" or _exportable(model_dir) is None:
+        return None
+    weights = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
+    identity = [str(model_dir.resolve())] + [f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights]
+    onnx_file = cache_dir() / "onnx" / f"{hashlib.sha256(chr(10).join(identity).encode()).hexdigest()[:16]}.onnx"
+    if not onnx_file.is_file():
+        log.info("exporting the embedding model to %s, so that answering starts fast (once)", onnx_file)
+        export_onnx(model_dir, onnx_file)
+    return onnx_file
+
+
+@lru_cache(maxsize=4)
+def load_query_embeddings(name: str, device: str = "auto"):
+    """The embedding model for answering: its ONNX export on the CPU (loaded in under a second),
+    else the sentence-transformers model."""
+    onnx_file = query_model(name, device)
+    if onnx_file is None:
+        return load_embeddings(name, device)
+    model_dir = embedding_model_path(name)
+    return OnnxEmbeddings(onnx_file, model_dir, _exportable(model_dir) or 256, os.cpu_count() or 1)
 
 
 @lru_cache(maxsize=4)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
             "package) or a local model directory."
         ),
     )
+    device: str = Field(
+        "auto",
+        description="Where the embedding model runs: `auto` (a CUDA or Apple GPU when one is usable, else the CPU), "
+        "or a torch device such as `cpu` or `cuda:1`.",
+    )
     chroma_url: str | None = Field(
         None,
         description="URL of a `chroma run` server (e.g. http://127.0.0.1:8000); unset: embedded store.",
@@ -148,6 +153,12 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def keywords_dir(self) -> Path:
+        """The keyword index of the collection: beside the vector index, or for a `chroma run`
+        server in the data dir every app process shares."""
+        return self.data_dir / "keywords" / self.collection
 
     @property
     def models_dir(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import Stemmer
@@ -58,7 +59,26 @@ def content_words(text: str) -> set[str]:
     return {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and len(w) > 1}
 
 
-def overlap(claim: set[str], evidence: set[str], idf: dict[str, float] | None = None) -> float:
+class WordRarity:
+    """How rare each content word is in a library: log(1 + n / df) over its n passages. A word the
+    library never uses counts as the rarest there could be."""
+
+    def __init__(self, passages: int, frequency: Callable[[str], int]) -> None:
+        self.passages = passages
+        self._frequency = frequency
+        self.rarest = math.log(1 + passages) if passages else 1.0
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self._frequency(word) > 0
+
+    def get(self, word: str, default: float | None = None) -> float:
+        count = self._frequency(word)
+        if count:
+            return math.log(1 + self.passages / count)
+        return self.rarest if default is None else default
+
+
+def overlap(claim: set[str], evidence: set[str], idf: WordRarity | None = None) -> float:
     """Share of the claim's content words that the evidence contains, weighted by rarity.
 
     With document frequencies from the library, "wirehead" counts for far more than "problem",
@@ -68,18 +88,8 @@ def overlap(claim: set[str], evidence: set[str], idf: dict[str, float] | None = 
         return 0.0
     if idf is None:
         return len(claim & evidence) / len(claim)
-    default = max(idf.values(), default=1.0)
-    total = sum(idf.get(w, default) for w in claim)
-    return sum(idf.get(w, default) for w in claim & evidence) / total
-
-
-def inverse_document_frequencies(texts: list[str]) -> dict[str, float]:
-    counts: dict[str, int] = {}
-    for text in texts:
-        for word in content_words(text):
-            counts[word] = counts.get(word, 0) + 1
-    n = len(texts)
-    return {w: math.log(1 + n / c) for w, c in counts.items()}
+    total = sum(idf.get(w) for w in claim)
+    return sum(idf.get(w) for w in claim & evidence) / total
 
 
 _INSTRUCTION = re.compile(

@@ -48,14 +48,20 @@ def _bump(settings: Settings) -> None:
     os.replace(tmp, path)
 
 
+class LibraryBusy(RuntimeError):
+    """Another process holds the write lock, and the caller asked not to wait."""
+
+
 @contextmanager
-def library_write(settings: Settings, changes: bool = True) -> Iterator[None]:
+def library_write(settings: Settings, changes: bool = True, wait: bool = True) -> Iterator[None]:
     """Hold the data dir's write lock for the block (re-entrant within a process); with
     `changes`, bump the version stamp when the outermost block ends, even after an error (part
-    of the work may be stored)."""
+    of the work may be stored). Without `wait`, a lock held elsewhere raises LibraryBusy."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = _lock_file(settings).resolve()
-    with _guard:
+    if not _guard.acquire(blocking=wait):
+        raise LibraryBusy(f"another thread is changing the library in {settings.data_dir}")
+    try:
         depth = _held.get(path, 0)
         fd = -1
         if depth == 0:
@@ -63,6 +69,9 @@ def library_write(settings: Settings, changes: bool = True) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    os.close(fd)
+                    raise LibraryBusy(f"another process is changing the library in {settings.data_dir}") from None
                 log.info("another process is changing the library in %s; waiting for it to finish", settings.data_dir)
                 fcntl.flock(fd, fcntl.LOCK_EX)
         _held[path] = depth + 1
@@ -79,3 +88,5 @@ def library_write(settings: Settings, changes: bool = True) -> Iterator[None]:
                     log.warning("could not record the library change in %s: %s", _version_file(settings), exc)
                 finally:
                     os.close(fd)  # closing releases the flock
+    finally:
+        _guard.release()

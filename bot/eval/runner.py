@@ -141,7 +141,7 @@ def run_evaluation(questions_path: Path, engine: Engine, *, retrieval_only: bool
     # the same indexed chunks (chunk ids hash their text, so any re-ingested change shows).
     config = {"questions": str(questions_path.resolve()), "llm": engine.llm_name, "limit": limit, "every": every,
               "retrieval_only": retrieval_only, "top_k": engine.settings.top_k,
-              "index": text_hash("\n".join(sorted(engine.retriever.chunk_index)))}
+              "index": text_hash("\n".join(sorted(engine.retriever.keywords.live_chunk_ids())))}
     if judge is not None:
         config["judge"] = judge.name
     previous = load_results(compare) if compare else None

@@ -22,6 +22,7 @@ from bot.answer.citations import check
 from bot.answer.support import Verifier
 from bot.core.markup import plain
 from bot.core.paths import PROJECT_ROOT
+from bot.core.text import WordRarity
 from bot.core.types import Passage, Source
 
 PAIRS_FILE = PROJECT_ROOT / "tests" / "data" / "support_pairs.jsonl"
@@ -47,7 +48,7 @@ def score(pairs: list[dict[str, Any]], supports: Callable[[str, str], bool]) -> 
     }
 
 
-def word_overlap(idf: dict[str, float] | None) -> Callable[[str, str], bool]:
+def word_overlap(idf: WordRarity | None) -> Callable[[str, str], bool]:
     """The rule the verifier replaced, run as the citation check still runs it without one: half
     the claim's content words (by rarity) in the passage, and each of its digits written there."""
     def supports(claim: str, passage: str) -> bool:
@@ -56,7 +57,7 @@ def word_overlap(idf: dict[str, float] | None) -> Callable[[str, str], bool]:
     return supports
 
 
-def evaluate(verifier: Verifier, idf: dict[str, float] | None, pairs: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(verifier: Verifier, idf: WordRarity | None, pairs: list[dict[str, Any]]) -> dict[str, Any]:
     halves = {"all": pairs, "even (tuned on)": pairs[0::2], "odd (held out)": pairs[1::2]}
     rules = {"verifier": lambda c, p: verifier.judge(c, [p], idf).supported, "word overlap": word_overlap(idf)}
     return {rule: {half: score(subset, judge) for half, subset in halves.items()} for rule, judge in rules.items()}
