@@ -473,6 +473,11 @@ class IndexStore:
                     pass
             except LibraryBusy:
                 log.info("a writer is changing the library; answering from the keyword index as last committed")
+        for _ in range(2):
+            try:
+                return KeywordIndex(root)
+            except FileNotFoundError:  # a writer merged away a segment named by the manifest just read
+                log.info("the keyword index changed while it was opened; opening it again")
         return KeywordIndex(root)
 
     def passages_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
