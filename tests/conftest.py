@@ -6,13 +6,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from bot.web.cluster import wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "articles"
@@ -29,18 +30,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"nothing listening on {port} after {timeout} s")
 
 
 KEYWORD_PROBES = ("reward hacking wireheading", "shard theory values humans", "goal misgeneralization coinrun",
@@ -96,7 +85,7 @@ def serving(command: list[str], port: int, log_path: Path, timeout: float) -> It
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for_port(port, proc, timeout=timeout)
+            wait_for_port(port, proc, command[0], timeout)
             yield
         finally:
             proc.terminate()

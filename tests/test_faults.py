@@ -18,8 +18,9 @@ import pytest
 
 from bot.core.index import IndexStore
 from bot.core.settings import Settings
+from bot.web.cluster import wait_for_port
 from tests.app_server import AppServer
-from tests.conftest import CORPUS, free_port, run_cli, wait_for_port
+from tests.conftest import CORPUS, free_port, run_cli
 from tests.test_library_safety import ask
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ def start_chroma(path: Path, port: int) -> subprocess.Popen:
     log = open(path.parent / "chroma.log", "a")
     proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
-    wait_for_port(port, proc, timeout=60)
+    wait_for_port(port, proc, "chroma run", 60)
     return proc
 
 
@@ -89,7 +90,7 @@ def test_an_llm_server_dying_mid_answer_leaves_a_readable_answer_with_its_source
                            stdout=llm_log, stderr=subprocess.STDOUT)
     app = None
     try:
-        wait_for_port(port, llm, timeout=120)
+        wait_for_port(port, llm, "the model server", 120)
         app = AppServer(data_dir, {"ALIGNCHAT_LLM": "openai:smollm2",
                                    "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}).start()
         config = httpx.get(app.url + "config", timeout=30).json()

@@ -27,16 +27,21 @@ from bot.core.settings import Settings
 log = logging.getLogger("bot.web.cluster")
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float) -> None:
+class NotListening(RuntimeError):
+    """A server process that exited, or did not open its port in time."""
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float) -> None:
+    """Return once something listens on the loopback `port`; fail early if `proc` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode} before listening on port {port}; see its log")
+            raise NotListening(f"{what} exited with {proc.returncode} before listening on port {port}; see its log")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.3)
-    raise SystemExit(f"{what} is not listening on port {port} after {timeout:.0f} s; see its log")
+    raise NotListening(f"{what} is not listening on port {port} after {timeout:.0f} s; see its log")
 
 
 class Cluster:
@@ -52,7 +57,7 @@ class Cluster:
         with open(self.logs / f"{name}.log", "w") as out:
             proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.procs.append((name, proc))
-        _wait_for_port(port, proc, name, timeout)
+        wait_for_port(port, proc, name, timeout)
         log.info("%s is up on port %d (log: %s)", name, port, self.logs / f"{name}.log")
 
     def stop(self) -> None:
@@ -121,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except NotListening as exc:
+        log.error("%s", exc)
+        return 1
     finally:
         cluster.stop()
 
