@@ -33,14 +33,16 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
     engine = Engine.open(settings)
     result: dict = {"answer": "", "citations": [], "abstained": False, "timings": {}}
     streamed = thinking_shown = False
+    # Each checked sentence is shown as it is ready: in a terminal where the answer stays, so it
+    # is read once; when stdout is piped, on stderr, so stdout holds the whole answer only.
+    live = sys.stdout if sys.stdout.isatty() else sys.stderr
     retrieved: list = []
     for event in answer(question, engine, filters=filters):
         if isinstance(event, Thinking) and not as_json and not thinking_shown:
             print("(the model is thinking…)", file=sys.stderr, flush=True)
             thinking_shown = True
         elif isinstance(event, Sentence) and not as_json:
-            # Each checked sentence on stderr as it is ready, so stdout stays the whole answer only.
-            print(event.text, end=" ", file=sys.stderr, flush=True)
+            print(event.text, end=" ", file=live, flush=True)
             streamed = True
         elif isinstance(event, Retrieved):
             retrieved = event.passages
@@ -62,8 +64,9 @@ def ask(question: str, settings: Settings, as_json: bool, filters: Filters = Fil
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
     if streamed:
-        print(file=sys.stderr)
-    print(cited.text)
+        print(file=live)
+    if not streamed or live is sys.stderr:
+        print(cited.text)
     listed = cited.citations or cited.related
     if listed:
         print("\nSources:" if cited.citations else "\nClosest sources:")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from bot.answer.pipeline import Conversation, answer
 from bot.core.events import Cited, Done, Retrieved
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def final(events) -> Cited:
@@ -104,6 +107,33 @@ def test_cli_text_output_lists_sources(corpus_data_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Sources:" in result.stdout and "[1]" in result.stdout
     assert "Shard theory" in result.stdout or "shard theory" in result.stdout
+
+
+def test_cli_in_a_terminal_shows_the_answer_once(corpus_data_dir):
+    """Streamed into a terminal (stdout and stderr both on it), the answer is not printed a
+    second time when it is done."""
+    import pty
+
+    command = [sys.executable, "-m", "bot", "ask", "--llm", "extractive", "What is wireheading?"]
+    env = {**os.environ, "ALIGNCHAT_DATA_DIR": str(corpus_data_dir)}
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the program closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    text = screen.decode()
+    assert proc.wait(timeout=120) == 0, text[-2000:]
+    os.close(leader)
+    first = text.split("[1]")[0] + "[1]"  # the first sentence with its marker (quotes have none)
+    assert "Sources:" in text and len(first) > 20
+    assert text.count(first) == 1, text
 
 
 def test_missing_data_dir_gives_a_clear_message(tmp_path):
