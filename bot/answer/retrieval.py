@@ -7,7 +7,7 @@ off-topic article beat an article that answers the question in words spread over
 passages; the article-level lists catch those (measured in BENCHMARKS.md: MRR@10 0.80 -> 0.86).
 
 The keyword indexes are the ones ingestion keeps beside the vector index (bot.core.keywords),
-memory-mapped: opening them costs the same at any library size, and nothing is held per chunk
+read in place: opening them costs the same at any library size, and nothing is held per chunk
 but a few bytes. Only the candidate articles' stored vectors are read, and only the returned
 passages' texts are fetched from Chroma.
 """

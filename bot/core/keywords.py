@@ -1,4 +1,4 @@
-"""The keyword side of the index, persisted next to the vector index and memory-mapped by readers.
+"""The keyword side of the index, persisted next to the vector index and read in place by readers.
 
 A process that answers used to read every chunk out of Chroma and build its BM25 indexes before
 the first answer (about 50 s at 100k chunks). Instead, every write to the library also writes
@@ -7,7 +7,8 @@ articles, term counts of each passage (title + headings + text), of each whole a
 article's title, summary and tags, and of the content words used to weigh citation support, plus
 the passages' chunk ids and vectors. A `manifest.json`, replaced atomically, lists the live
 segments and the articles in them that a later write replaced or removed. Readers open the
-manifest and memory-map the arrays, so start-up costs the same at any size; scores are computed at
+manifest, map the small arrays and read postings and vectors from disk per question, so start-up
+and memory cost the same at any size; scores are computed at
 query time from the live rows' statistics, so they equal those of one index built from scratch
 (bm25s's "lucene" BM25, checked against bm25s in the tests). Small segments are merged as they
 accumulate; a writer that dies leaves a journal of the articles it was touching, and the next
@@ -329,7 +330,7 @@ class KeywordIndex:
         return str(segment.chunk_ids[local])
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """The stored vectors of these passage rows, gathered from the memory-mapped segments."""
+        """The stored vectors of these passage rows, read from the segments that hold them."""
         rows = np.asarray(rows, dtype=np.int64)
         which = np.searchsorted(self.passage_offsets, rows, side="right") - 1
         dim = next((s.vectors.shape[1] for s in self.segments if s.n_passages), 0)
