@@ -149,3 +149,14 @@ def test_empty_index_gives_a_clear_message(tmp_path):
     result = run_cli(["-m", "bot", "ask", "What is wireheading?"], tmp_path / "data")
     assert result.returncode == 2
     assert "empty" in result.stderr and "python -m ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_figure_no_passage_states_is_declined_and_one_it_states_is_answered(extractive_engine):
+    """The wireheading article tells of Olds and Milner's rats but never says how many there were;
+    the TruthfulQA article does say how many questions the benchmark has, so that question is answered from it."""
+    declined = [e for e in answer("How many rats did Olds and Milner test in their 1954 experiment?", extractive_engine)
+                if isinstance(e, Cited)][0]
+    assert declined.abstained and declined.related
+    answered = [e for e in answer("How many questions does the TruthfulQA benchmark contain?", extractive_engine)
+                if isinstance(e, Cited)][0]
+    assert not answered.abstained and "hallucination-and-truthfulness" in {c.doc_id for c in answered.citations}

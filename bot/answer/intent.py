@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Container
 
+from bot.answer.support import stated_numbers
 from bot.core.events import Reason
-from bot.core.text import STEMMER, content_words
+from bot.core.markup import plain
+from bot.core.text import STEMMER, WordRarity, content_words, overlap, sentences
 from bot.core.types import Source
 
 _GREETING = re.compile(
@@ -106,3 +108,54 @@ def unknown_terms(question: str, library: Container[str], common: Collection[str
             if len(part) >= MIN_TERM_LETTERS and part not in common and STEMMER.stemWord(part) not in library:
                 out.append(part)
     return out
+
+
+_ASKS_FIGURE = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|share|fraction|proportion)\b"
+                          r"|\b(?:in\s+)?(?:what|which)\s+year\b", re.I)
+_HOW_MANY = re.compile(r"\bhow\s+many\s+(?P<noun>[^?,]+?)\s+(?:did|does|do|was|were|is|are|has|have|had|will|would|"
+                       r"can|could|should)\b", re.I)
+_QUESTION_WORDS = content_words("how many much what which percentage percent share fraction proportion year")
+_FIGURE_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z]+(?:-[A-Za-z]+)*")
+FIGURE_NEAR = 4  # words between a figure and the noun a "How many ...?" counts
+FIGURE_COVERED = 0.5  # share of the question's rare words around the sentence that states the figure
+
+
+def asks_for_a_figure(question: str) -> bool:
+    """"How many ...?", "How much ...?", "What percentage ...?", "In what year ...?"."""
+    return bool(_ASKS_FIGURE.search(question))
+
+
+def _counts_noun(sentence: str, noun: str, asked: set[str]) -> bool:
+    """Whether a figure the question does not give stands just before the counted noun ("817 questions")."""
+    tokens = _FIGURE_TOKEN.findall(sentence)
+    for i, token in enumerate(tokens):
+        if content_words(token) == {noun}:
+            before = tokens[max(0, i - FIGURE_NEAR):i]
+            if any(stated_numbers(t) - asked for t in before):
+                return True
+    return False
+
+
+def states_the_figure(question: str, sources: list[Source], idf: WordRarity | None) -> bool:
+    """Whether some passage states what a figure question asks for: a number (a year, for "what
+    year") that the question does not give, in a sentence whose neighbourhood holds most of the
+    question's rare words, and for "How many X" just before X. A library that mentions the study
+    a question names, but not the figure asked for, does not answer it."""
+    asked = stated_numbers(question)
+    focus = content_words(question) - _QUESTION_WORDS
+    how_many = _HOW_MANY.search(question)
+    noun = sorted(content_words(how_many.group("noun").split()[-1]))[:1] if how_many else []
+    year = re.search(r"\byear\b", question, re.I) is not None and not how_many
+    for source in sources:
+        for passage in source.passages:
+            parts = sentences(plain(passage.text))
+            for i, sentence in enumerate(parts):
+                new = stated_numbers(sentence) - asked
+                if year:
+                    new = {n for n in new if re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", n)}
+                if not new or (noun and not _counts_noun(sentence, noun[0], asked)):
+                    continue
+                around = " ".join((passage.title, *parts[max(0, i - 1):i + 2]))
+                if overlap(focus, content_words(around), idf) >= FIGURE_COVERED:
+                    return True
+    return False

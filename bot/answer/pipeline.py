@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bot.answer.citations import Checker, complete_sentences, split_sentences
 from bot.answer.condense import standalone
 from bot.answer.extractive import SHAPES, Candidate, candidates, select
-from bot.answer.intent import defined_term, mentions, named_term, not_a_question, unknown_terms
+from bot.answer.intent import asks_for_a_figure, defined_term, mentions, named_term, not_a_question, states_the_figure, unknown_terms
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
@@ -265,9 +265,10 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     term = named_term(question)
     unknown = unknown_terms(question, engine.retriever.idf, common_words(engine.settings.embedding_model))
     unknown_topic = bool(unknown) and sources and max(s.dense for s in sources) < settings.unknown_term_relevance
-    if sources and (unknown_topic or (term and not mentions(sources, term))):
-        # "What is X?" where no passage names X, or a question about a term the library never
-        # uses: the articles only share words with the question.
+    no_figure = asks_for_a_figure(question) and not states_the_figure(question, sources, engine.retriever.idf)
+    if sources and (unknown_topic or (term and not mentions(sources, term)) or no_figure):
+        # "What is X?" where no passage names X, a question about a term the library never uses,
+        # or a figure no passage states: the articles only share words with the question.
         log.info("declined %r: no passage names %s", question, ", ".join(unknown) or " ".join(sorted(term)))
         yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
         timings["total_s"] = time.perf_counter() - started

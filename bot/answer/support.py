@@ -101,7 +101,7 @@ def _new_name(claim: str, source: str) -> bool:
     return False
 
 
-def _numbers(text: str) -> set[str]:
+def stated_numbers(text: str) -> set[str]:
     """The numbers a text states, in digits or in words ("five" is 5)."""
     found = {n.replace(",", "") for n in _NUMBER.findall(text)}
     return found | {_NUMBER_WORDS[w] for w in _words(text) if w in _NUMBER_WORDS}
@@ -145,7 +145,7 @@ class Verifier:
         coverage = overlap(content_words(claim), content_words(" ".join(found[i] for i in ranked[:3])), idf)
         if similarity < FAR or coverage < min_covered or (similarity < CLOSE and coverage < COVERED):
             return Verdict(False, similarity, coverage, "far")
-        if not _numbers(claim) <= _numbers(source):
+        if not stated_numbers(claim) <= stated_numbers(source):
             return Verdict(False, similarity, coverage, "number")
         if _new_name(claim, " ".join(found[i] for i in ranked[:NAME_WINDOWS])):
             return Verdict(False, similarity, coverage, "name")
