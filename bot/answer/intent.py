@@ -6,7 +6,8 @@ with them ("write me a poem about reward hacking" is not answered by quoting the
 And for a plain "What is X?", whether the passages name X at all: articles that merely share a word
 with the question do not answer it ("the AI arms race" is not in a passage about robotic arms);
 likewise a question naming a term the library never uses that is no common word either ("Roko's
-basilisk", "grokking", "Elasticsearch").
+basilisk", "grokking", "Elasticsearch"); and for a question asking for a figure ("How many
+rats did Olds and Milner test?"), whether some passage states one about what it asks.
 """
 
 from __future__ import annotations

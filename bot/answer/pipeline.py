@@ -269,7 +269,9 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     if sources and (unknown_topic or (term and not mentions(sources, term)) or no_figure):
         # "What is X?" where no passage names X, a question about a term the library never uses,
         # or a figure no passage states: the articles only share words with the question.
-        log.info("declined %r: no passage names %s", question, ", ".join(unknown) or " ".join(sorted(term)))
+        why = "no passage states the figure asked for" if no_figure else \
+            f"no passage names {', '.join(unknown) or ' '.join(sorted(term))}"
+        log.info("declined %r: %s", question, why)
         yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
         timings["total_s"] = time.perf_counter() - started
         yield Done(timings)
