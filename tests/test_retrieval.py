@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from bot.answer.retrieval import DECAY, PASSAGES_PER_SOURCE, _ranks, best_two
+from tests.conftest import run_cli
 
 
 def _layout(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -111,3 +114,21 @@ def test_questions_are_embedded_as_ingestion_embedded_the_passages(extractive_en
     original = np.asarray(load_embeddings("bundled", "cpu").embed_documents(texts))
     assert np.abs(exported - original).max() < 1e-5
     assert np.allclose(extractive_engine.embeddings.embed_query(texts[-2]), original[-2], atol=1e-5)
+
+
+def test_the_scale_benchmark_reports_its_figures_and_reuses_the_index_it_built(corpus_data_dir):
+    """`python -m bot.bench --scale N --json` is what the maintainers run at a million chunks:
+    one JSON object with the figures, and a second run measures the index the first one built
+    instead of spending the hours it takes to build again."""
+    runs = []
+    for _ in range(2):
+        done = run_cli(["-m", "bot.bench", "--scale", "30", "--json"], corpus_data_dir)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["chunks"] == second["chunks"] == 30
+    assert (first["index_reused"], second["index_reused"]) == (False, True)
+    for figures in runs:
+        assert figures["startup_s"] > 0 and figures["rss_mb"] > 0
+        assert 0 < figures["query_p50_ms"] <= figures["query_p95_ms"]
+        assert figures["queries"] > 400  # every question of the bundled set was searched

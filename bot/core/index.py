@@ -6,6 +6,7 @@ the metadata keys and their encoding are defined here once.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -276,6 +277,14 @@ class IndexStore:
         if not self.settings.chroma_url:
             _forget_engine(self.settings)
         return IndexStore(self.settings, create=False)
+
+    def release(self) -> None:
+        """Let go of the embedded engine's memory (its vector index, 2 GB at a million chunks)
+        when this process is done with the index but goes on running; the store is unusable after."""
+        del self.collection, self.client
+        if not self.settings.chroma_url:
+            _forget_engine(self.settings)
+        gc.collect()
 
     @classmethod
     def open_for_reading(cls, settings: Settings) -> IndexStore:
