@@ -57,3 +57,17 @@ def test_one_changed_fact_is_enough_to_reject_a_claim(verifier, extractive_engin
     passage = plain(next(p["passage"] for p in PAIRS if "James Olds and Peter Milner implanted" in p["passage"]))
     verdict = verifier.judge(claim, [passage], extractive_engine.retriever.idf)
     assert verdict.supported is supported and verdict.reason == reason, verdict
+
+
+@pytest.mark.parametrize("pair_id, reason", [
+    ("b-reward-button-alignment-4", "negation"),  # "would not bother to secure its supply of reward"
+    ("b-rlhf-limitations-5", "negation"),  # "does not count reward hacking among the fundamental problems"
+    ("b-model-based-rl-and-reward-maximization-5", "direction"),  # "the less the agent tends to exploit"
+])
+def test_a_claim_flipping_the_sentences_it_restates_is_rejected(verifier, extractive_engine, pair_id, reason):
+    """What counts is the sentences the claim restates: the first two passages hold a "not" in
+    other sentences, which used to let a newly negated claim through."""
+    pair = next(p for p in PAIRS if p["id"] == pair_id)
+    assert pair["label"] == "unsupported"
+    verdict = verifier.judge(pair["claim"], [plain(pair["passage"])], extractive_engine.retriever.idf)
+    assert not verdict.supported and verdict.reason == reason, verdict

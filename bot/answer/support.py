@@ -29,6 +29,9 @@ FAR = 0.45  # below this similarity a claim is about something else, whatever wo
 SHIFT = 0.0  # undoing a new negation or direction word must bring the claim at least this much closer
 NAME_WINDOWS = 4  # a name must occur in the claim's closest windows, not just somewhere in the source
 WINDOWS_CACHE = 20_000
+ALIGNED = 2  # the windows closest to a claim, which a flipped claim contradicts
+NEGATION_SCOPE = 3  # words after a negation that it governs
+_FUNCTION = frozenset("a an the be is are was were been being to of in on at by for with that this it its as and or".split())
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'’][A-Za-z0-9]+)*")
@@ -107,6 +110,31 @@ def stated_numbers(text: str) -> set[str]:
     return found | {_NUMBER_WORDS[w] for w in _words(text) if w in _NUMBER_WORDS}
 
 
+def _scoped(words: list[str]) -> set[str]:
+    """The stems of the words a negation governs: the few after each "not", "never"...."""
+    out: set[str] = set()
+    for i, word in enumerate(words):
+        if _negations([word]):
+            out |= {_stem(w) for w in words[i + 1:i + 1 + NEGATION_SCOPE] if w not in _FUNCTION}
+    return out
+
+
+def _contradicts(claim: str, aligned: list[str]) -> str:
+    """"negation" or "direction" when the claim flips what the windows it restates say: it negates
+    words those windows state plainly ("can be a complete answer" → "cannot be"), or uses the
+    opposite of their direction word ("faster" → "slower") without the word itself. These are the
+    windows closest to the claim: a "not" or a "slower" elsewhere in the passage says nothing
+    about it, yet was enough to let such a claim through."""
+    words = _words(claim)
+    near = [w for window in aligned for w in _words(window)]
+    near_set = set(near)
+    if _negations(words) and not _negations(near) and _scoped(words) & {_stem(w) for w in near}:
+        return "negation"
+    if any(word not in near_set and _OPPOSITE.get(word, set()) & near_set for word in words):
+        return "direction"
+    return ""
+
+
 class Verifier:
     """Judges claims against passages with the bundled embedding model (any LangChain
     `Embeddings`) and the library's word rarities. Vectors are cached by text, so checking the
@@ -149,7 +177,8 @@ class Verifier:
             return Verdict(False, similarity, coverage, "number")
         if _new_name(claim, " ".join(found[i] for i in ranked[:NAME_WINDOWS])):
             return Verdict(False, similarity, coverage, "name")
-        reason = self._reversal(claim, found[ranked[0]], source, found)
+        reason = _contradicts(claim, [found[i] for i in ranked[:ALIGNED]]) or \
+            self._reversal(claim, found[ranked[0]], source, found)
         return Verdict(not reason, similarity, coverage, reason)
 
     def _reversal(self, claim: str, best: str, source: str, found: list[str]) -> str:
