@@ -160,3 +160,16 @@ def test_a_figure_no_passage_states_is_declined_and_one_it_states_is_answered(ex
     answered = [e for e in answer("How many questions does the TruthfulQA benchmark contain?", extractive_engine)
                 if isinstance(e, Cited)][0]
     assert not answered.abstained and "hallucination-and-truthfulness" in {c.doc_id for c in answered.citations}
+    assert "817" in answered.text.split(". ")[0]  # the sentence stating the figure opens the answer
+
+
+def test_a_title_no_passage_quotes_is_declined_and_one_it_quotes_opens_the_answer(extractive_engine):
+    """The Goodhart's law article names Goodhart's 1975 paper but not its title (the quotation in
+    the next sentence is Strathern's paraphrase); the wireheading article quotes the 2012 post's title."""
+    declined = [e for e in answer("What was the title of Charles Goodhart's 1975 paper?", extractive_engine)
+                if isinstance(e, Cited)][0]
+    assert declined.abstained and declined.related
+    answered = [e for e in answer("What was the title of the 2012 LessWrong post that tried to define wireheading?",
+                                  extractive_engine) if isinstance(e, Cited)][0]
+    assert not answered.abstained
+    assert '"A definition of wireheading"' in answered.text.split(" [1]")[0]

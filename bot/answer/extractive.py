@@ -92,7 +92,7 @@ def readable_sentence(sentence: str) -> str | None:
     """The sentence as it reads inside an answer, or None when it is not a claim of the text."""
     sentence = _CROSS_REFERENCE.sub("", strip_bullet(sentence)).strip()
     if (len(content_words(sentence)) < MIN_CONTENT_WORDS or not ENDS_AS_STATEMENT.search(sentence)
-            or not sentence[:1].isupper() and not sentence[:1].isdigit()
+            or not (opening := sentence.lstrip("\"“‘'")[:1]).isupper() and not opening.isdigit()
             or _META.search(sentence) or is_instruction(sentence)):
         return None
     return sentence
@@ -147,8 +147,10 @@ def _prior(candidate: Candidate, shape: Shape, term: set[str]) -> float:
     return -penalty
 
 
-def select(question: str, sources: list[Source], embeddings, style: str = "concise") -> list[Candidate]:
-    """The sentences of an answer, in reading order: the best answer to the question first."""
+def select(question: str, sources: list[Source], embeddings, style: str = "concise",
+           lead: str | None = None) -> list[Candidate]:
+    """The sentences of an answer, in reading order: the best answer to the question first, or
+    `lead` when it is one of them (the sentence stating the figure or title the question asks for)."""
     shape = SHAPES.get(style, SHAPES["concise"])
     pool = [c for c in candidates(sources) if not _quotes_question(c.text, question)]
     if not pool:
@@ -161,8 +163,9 @@ def select(question: str, sources: list[Source], embeddings, style: str = "conci
     chosen: list[int] = []
     per_source: dict[int, int] = {}
     defining = [i for i, c in enumerate(pool) if _defines(c.text, term)]
-    if defining:  # "What is X?" opens with what X is, best from the article about X
-        first = max(defining, key=lambda i: (term <= content_words(pool[i].title), scores[i]))
+    leading = [i for i, c in enumerate(pool) if lead is not None and c.text == readable_sentence(lead)]
+    if leading or defining:  # "What is X?" opens with what X is, best from the article about X
+        first = leading[0] if leading else max(defining, key=lambda i: (term <= content_words(pool[i].title), scores[i]))
         chosen.append(first)
         per_source[pool[first].source] = 1
     while len(chosen) < min(shape.sentences, len(pool)):

@@ -13,7 +13,7 @@ rats did Olds and Milner test?"), whether some passage states one about what it 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Container
+from collections.abc import Callable, Collection, Container
 
 from bot.answer.support import stated_numbers
 from bot.core.events import Reason
@@ -115,7 +115,11 @@ _ASKS_FIGURE = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|perce
                           r"|\b(?:in\s+)?(?:what|which)\s+year\b", re.I)
 _HOW_MANY = re.compile(r"\bhow\s+many\s+(?P<noun>[^?,]+?)\s+(?:did|does|do|was|were|is|are|has|have|had|will|would|"
                        r"can|could|should)\b", re.I)
+_ASKS_TITLE = re.compile(r"\bwhat\s+(?:was|is|were|are)\s+the\s+(?:exact\s+|full\s+)?(?:title|wording|name)s?\s+of\b"
+                         r"|\bwhat\s+did\s+[^?]{1,60}?\s+(?:call|title|name)\b", re.I)
+_QUOTATION = re.compile(r"[\"“]([^\"“”]{3,200})[\"”]")
 _QUESTION_WORDS = content_words("how many much what which percentage percent share fraction proportion year")
+_TITLE_WORDS = _QUESTION_WORDS | content_words("title titled wording name named call called exact full")
 _FIGURE_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z]+(?:-[A-Za-z]+)*")
 FIGURE_NEAR = 4  # words between a figure and the noun a "How many ...?" counts
 FIGURE_COVERED = 0.5  # share of the question's rare words around the sentence that states the figure
@@ -137,26 +141,55 @@ def _counts_noun(sentence: str, noun: str, asked: set[str]) -> bool:
     return False
 
 
-def states_the_figure(question: str, sources: list[Source], idf: WordRarity | None) -> bool:
-    """Whether some passage states what a figure question asks for: a number (a year, for "what
-    year") that the question does not give, in a sentence whose neighbourhood holds most of the
-    question's rare words, and for "How many X" just before X. A library that mentions the study
-    a question names, but not the figure asked for, does not answer it."""
+def sentence_stating_figure(question: str, sources: list[Source], idf: WordRarity | None) -> str | None:
+    """The passage sentence that states what a figure question asks for, if any: a number (a year,
+    for "what year") that the question does not give, in a sentence whose neighbourhood holds most
+    of the question's rare words, and for "How many X" just before X. A library that mentions the
+    study a question names, but not the figure asked for, does not answer it."""
     asked = stated_numbers(question)
-    focus = content_words(question) - _QUESTION_WORDS
     how_many = _HOW_MANY.search(question)
     noun = sorted(content_words(how_many.group("noun").split()[-1]))[:1] if how_many else []
     year = re.search(r"\byear\b", question, re.I) is not None and not how_many
+
+    def states(sentence: str) -> bool:
+        new = stated_numbers(sentence) - asked
+        if year:
+            new = {n for n in new if re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", n)}
+        return bool(new) and not (noun and not _counts_noun(sentence, noun[0], asked))
+    return _stated_near(question, sources, idf, states, neighbours=1, asking=_QUESTION_WORDS)
+
+
+def asks_for_a_title(question: str) -> bool:
+    """"What was the title of ...?", "What did Murphy call his program?", "the exact wording of ..."."""
+    return bool(_ASKS_TITLE.search(question))
+
+
+def sentence_stating_title(question: str, sources: list[Source], idf: WordRarity | None) -> str | None:
+    """The passage sentence quoting a title or wording the question does not give, if any: one
+    that itself holds most of the question's rare words: the library writes titles in quotation
+    marks, in the sentence that names the work. A sentence naming Goodhart's 1975 paper without its
+    title does not answer "What was the title of Goodhart's 1975 paper?", nor does the quotation
+    in the sentence after it."""
+    given = {q.lower() for q in _QUOTATION.findall(question)}
+    return _stated_near(question, sources, idf, neighbours=0, asking=_TITLE_WORDS, states=lambda sentence: any(
+        len(q.split()) >= 2 and q.lower() not in given for q in _QUOTATION.findall(sentence)))
+
+
+def _stated_near(question: str, sources: list[Source], idf: WordRarity | None,
+                 states: Callable[[str], bool], neighbours: int, asking: set[str]) -> str | None:
+    """The passage sentence that `states` what the question asks with most of the question's rare
+    words (other than the `asking` ones: "how many", "title") in it and its `neighbours` sentences
+    on either side (and its article's title); the best covered one, or None."""
+    focus = content_words(question) - asking
+    best, best_covered = None, FIGURE_COVERED
     for source in sources:
         for passage in source.passages:
             parts = sentences(plain(passage.text))
             for i, sentence in enumerate(parts):
-                new = stated_numbers(sentence) - asked
-                if year:
-                    new = {n for n in new if re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", n)}
-                if not new or (noun and not _counts_noun(sentence, noun[0], asked)):
+                if not states(sentence):
                     continue
-                around = " ".join((passage.title, *parts[max(0, i - 1):i + 2]))
-                if overlap(focus, content_words(around), idf) >= FIGURE_COVERED:
-                    return True
-    return False
+                around = " ".join((passage.title, *parts[max(0, i - neighbours):i + neighbours + 1]))
+                covered = overlap(focus, content_words(around), idf)
+                if covered >= best_covered and (best is None or covered > best_covered):
+                    best, best_covered = sentence, covered
+    return best

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from bot.answer.citations import Checker, complete_sentences, split_sentences
 from bot.answer.condense import standalone
 from bot.answer.extractive import SHAPES, Candidate, candidates, select
-from bot.answer.intent import asks_for_a_figure, defined_term, mentions, named_term, not_a_question, states_the_figure, unknown_terms
+from bot.answer.intent import (
+    asks_for_a_figure,
+    asks_for_a_title,
+    defined_term,
+    mentions,
+    named_term,
+    not_a_question,
+    sentence_stating_figure,
+    sentence_stating_title,
+    unknown_terms,
+)
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
 from bot.answer.prompts import build_messages, build_notes_messages
 from bot.answer.reasoning import without_thinking
@@ -265,11 +275,14 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     term = named_term(question)
     unknown = unknown_terms(question, engine.retriever.idf, common_words(engine.settings.embedding_model))
     unknown_topic = bool(unknown) and sources and max(s.dense for s in sources) < settings.unknown_term_relevance
-    no_figure = asks_for_a_figure(question) and not states_the_figure(question, sources, engine.retriever.idf)
-    if sources and (unknown_topic or (term and not mentions(sources, term)) or no_figure):
+    # A figure or a title asked for: the sentence stating it opens the answer; none, and it is declined.
+    asked = "figure" if asks_for_a_figure(question) else "title" if asks_for_a_title(question) else ""
+    stating = (sentence_stating_figure if asked == "figure" else sentence_stating_title)(
+        question, sources, engine.retriever.idf) if asked else None
+    if sources and (unknown_topic or (term and not mentions(sources, term)) or (asked and stating is None)):
         # "What is X?" where no passage names X, a question about a term the library never uses,
-        # or a figure no passage states: the articles only share words with the question.
-        why = "no passage states the figure asked for" if no_figure else \
+        # or a figure or title no passage states: the articles only share words with the question.
+        why = f"no passage states the {asked} asked for" if asked and stating is None else \
             f"no passage names {', '.join(unknown) or ' '.join(sorted(term))}"
         log.info("declined %r: %s", question, why)
         yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
@@ -284,7 +297,7 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
         yield Done(timings)
         return
 
-    chosen = select(question, sources, engine.embeddings, settings.answer_style)
+    chosen = select(question, sources, engine.embeddings, settings.answer_style, lead=stating)
     wanted = SHAPES.get(settings.answer_style, SHAPES["concise"]).sentences
     drafting = engine.llm is not None
     checker = Checker(sources, conversation.numbering, engine.retriever.idf, drop_unsupported=drafting,
