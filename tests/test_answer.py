@@ -161,6 +161,12 @@ def test_a_figure_no_passage_states_is_declined_and_one_it_states_is_answered(ex
                 if isinstance(e, Cited)][0]
     assert not answered.abstained and "hallucination-and-truthfulness" in {c.doc_id for c in answered.citations}
     assert "817" in answered.text.split(". ")[0]  # the sentence stating the figure opens the answer
+    # Other ways of asking for a figure: the library never gives ARC's phone number; it does give GPT-3's size.
+    declined = [e for e in answer("What is the current phone number of the Alignment Research Center?", extractive_engine)
+                if isinstance(e, Cited)][0]
+    assert declined.abstained and declined.related
+    answered = [e for e in answer("What is the parameter count of GPT-3?", extractive_engine) if isinstance(e, Cited)][0]
+    assert not answered.abstained and "175" in answered.text
 
 
 def test_a_title_no_passage_quotes_is_declined_and_one_it_quotes_opens_the_answer(extractive_engine):

@@ -111,14 +111,17 @@ def unknown_terms(question: str, library: Container[str], common: Collection[str
     return out
 
 
-_ASKS_FIGURE = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|share|fraction|proportion)\b"
-                          r"|\b(?:in\s+)?(?:what|which)\s+year\b", re.I)
+_ASKS_FIGURE = re.compile(r"\bhow\s+(?:many|much|big)\b|\bwhat\s+(?:percentage|percent|share|fraction|proportion|salary)\b"
+                          r"|\b(?:in\s+)?(?:what|which)\s+year\b|\bon\s+what\s+date\b"
+                          r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:exact\s+|current\s+|total\s+)?"
+                          r"(?:parameter\s+count|phone\s+number|salary|stipend|price|cost|budget|size)\b", re.I)
 _HOW_MANY = re.compile(r"\bhow\s+many\s+(?P<noun>[^?,]+?)\s+(?:did|does|do|was|were|is|are|has|have|had|will|would|"
                        r"can|could|should)\b", re.I)
 _ASKS_TITLE = re.compile(r"\bwhat\s+(?:was|is|were|are)\s+the\s+(?:exact\s+|full\s+)?(?:title|wording|name)s?\s+of\b"
                          r"|\bwhat\s+did\s+[^?]{1,60}?\s+(?:call|title|name)\b", re.I)
 _QUOTATION = re.compile(r"[\"“]([^\"“”]{3,200})[\"”]")
-_QUESTION_WORDS = content_words("how many much what which percentage percent share fraction proportion year")
+_QUESTION_WORDS = content_words("how many much big what which percentage percent share fraction proportion year date "
+                                "exact current total")
 _TITLE_WORDS = _QUESTION_WORDS | content_words("title titled wording name named call called exact full")
 _FIGURE_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z]+(?:-[A-Za-z]+)*")
 FIGURE_NEAR = 4  # words between a figure and the noun a "How many ...?" counts
@@ -126,7 +129,8 @@ FIGURE_COVERED = 0.5  # share of the question's rare words around the sentence t
 
 
 def asks_for_a_figure(question: str) -> bool:
-    """"How many ...?", "How much ...?", "What percentage ...?", "In what year ...?"."""
+    """"How many ...?", "How much ...?", "How big ...?", "What percentage ...?", "In what year ...?",
+    "On what date ...?", "What is the parameter count (salary, phone number, cost...) of ...?"."""
     return bool(_ASKS_FIGURE.search(question))
 
 
