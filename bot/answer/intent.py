@@ -120,6 +120,10 @@ _HOW_MANY = re.compile(r"\bhow\s+many\s+(?P<noun>[^?,]+?)\s+(?:did|does|do|was|w
 _ASKS_TITLE = re.compile(r"\bwhat\s+(?:was|is|were|are)\s+the\s+(?:exact\s+|full\s+)?(?:title|wording|name)s?\s+of\b"
                          r"|\bwhat\s+did\s+[^?]{1,60}?\s+(?:call|title|name)\b", re.I)
 _QUOTATION = re.compile(r"[\"“]([^\"“”]{3,200})[\"”]")
+# What a "How big is the X?" or "What is the salary of ...?" measures, which the stating sentence must name.
+_MEASURED = re.compile(r"\bhow\s+(?:big|much|large)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?(?P<noun>[A-Za-z]+)"
+                       r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:exact\s+|current\s+|total\s+)?"
+                       r"(?P<noun2>parameter|salary|stipend|price|cost|budget)\b", re.I)
 _QUESTION_WORDS = content_words("how many much big what which percentage percent share fraction proportion year date "
                                 "exact current total")
 _TITLE_WORDS = _QUESTION_WORDS | content_words("title titled wording name named call called exact full")
@@ -155,10 +159,15 @@ def sentence_stating_figure(question: str, sources: list[Source], idf: WordRarit
     noun = sorted(content_words(how_many.group("noun").split()[-1]))[:1] if how_many else []
     year = re.search(r"\byear\b", question, re.I) is not None and not how_many
 
+    measure = _MEASURED.search(question)
+    measured = content_words(measure.group("noun") or measure.group("noun2")) if measure else set()
+
     def states(sentence: str) -> bool:
         new = stated_numbers(sentence) - asked
         if year:
             new = {n for n in new if re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", n)}
+        if measured and not measured <= content_words(sentence):
+            return False  # "How big is the stipend?": a figure in a sentence without a stipend is another figure
         return bool(new) and not (noun and not _counts_noun(sentence, noun[0], asked))
     return _stated_near(question, sources, idf, states, neighbours=1, asking=_QUESTION_WORDS)
 
