@@ -152,7 +152,9 @@ def select(question: str, sources: list[Source], embeddings, style: str = "conci
     """The sentences of an answer, in reading order: the best answer to the question first, or
     `lead` when it is one of them (the sentence stating the figure or title the question asks for)."""
     shape = SHAPES.get(style, SHAPES["concise"])
-    pool = [c for c in candidates(sources) if not _quotes_question(c.text, question)]
+    opening = readable_sentence(lead) if lead is not None else None
+    # The sentence stating the title asked for may quote the question's words: it stays.
+    pool = [c for c in candidates(sources) if c.text == opening or not _quotes_question(c.text, question)]
     if not pool:
         return []
     vectors = np.asarray(embeddings.embed_documents([c.text for c in pool]))
@@ -163,7 +165,7 @@ def select(question: str, sources: list[Source], embeddings, style: str = "conci
     chosen: list[int] = []
     per_source: dict[int, int] = {}
     defining = [i for i, c in enumerate(pool) if _defines(c.text, term)]
-    leading = [i for i, c in enumerate(pool) if lead is not None and c.text == readable_sentence(lead)]
+    leading = [i for i, c in enumerate(pool) if opening is not None and c.text == opening]
     if leading or defining:  # "What is X?" opens with what X is, best from the article about X
         first = leading[0] if leading else max(defining, key=lambda i: (term <= content_words(pool[i].title), scores[i]))
         chosen.append(first)

@@ -192,9 +192,11 @@ def _stated_near(question: str, sources: list[Source], idf: WordRarity | None,
                  states: Callable[[str], bool], neighbours: int, asking: set[str]) -> str | None:
     """The passage sentence that `states` what the question asks with most of the question's rare
     words (other than the `asking` ones: "how many", "title") in it and its `neighbours` sentences
-    on either side (and its article's title); the best covered one, or None."""
+    on either side (and its article's title); of those, the best covered, and on a tie the one
+    holding most of those words itself ("He earned his PhD ... as of 2025" shares its neighbours
+    with the sentence giving the year of his essay). None when no sentence qualifies."""
     focus = content_words(question) - asking
-    best, best_covered = None, FIGURE_COVERED
+    best, best_key = None, (FIGURE_COVERED, -1.0)
     for source in sources:
         for passage in source.passages:
             parts = sentences(plain(passage.text))
@@ -202,7 +204,7 @@ def _stated_near(question: str, sources: list[Source], idf: WordRarity | None,
                 if not states(sentence):
                     continue
                 around = " ".join((passage.title, *parts[max(0, i - neighbours):i + neighbours + 1]))
-                covered = overlap(focus, content_words(around), idf)
-                if covered >= best_covered and (best is None or covered > best_covered):
-                    best, best_covered = sentence, covered
+                key = (overlap(focus, content_words(around), idf), overlap(focus, content_words(sentence), idf))
+                if key[0] >= FIGURE_COVERED and key > best_key:
+                    best, best_key = sentence, key
     return best
