@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
+from bot.answer.intent import sentence_stating_figure
 from bot.answer.pipeline import Conversation, answer
 from bot.core.events import Cited, Done, Retrieved
+from bot.core.types import Passage, Source
 from tests.conftest import ROOT, run_cli
 
 
@@ -179,3 +181,34 @@ def test_a_title_no_passage_quotes_is_declined_and_one_it_quotes_opens_the_answe
                                   extractive_engine) if isinstance(e, Cited)][0]
     assert not answered.abstained
     assert '"A definition of wireheading"' in answered.text.split(" [1]")[0]
+
+
+def _source(title: str, text: str) -> Source:
+    return Source(doc_id="doc", passages=[Passage(chunk_id="doc:0", doc_id="doc", text=text, title=title)])
+
+
+@pytest.mark.parametrize("question, text, stated", [
+    # "What share" wants a proportion: a year near the words is some other figure.
+    ("What percentage of the debate audience voted that AI is a threat?",
+     "The debate audience voted in 2023 on whether AI is a threat.", None),
+    ("What percentage of the debate audience voted that AI is a threat?",
+     "At the end, 67 percent of the debate audience voted that AI is a threat.", "67 percent"),
+    # "On what date" wants a day, not a year.
+    ("On what date was the open letter on AI risk published?",
+     "The open letter on AI risk was published in 2023.", None),
+    ("On what date was the open letter on AI risk published?",
+     "The open letter on AI risk was published on May 30, 2023.", "May 30"),
+    # A number inside a name is no count.
+    ("How many programming problems did the control paper use?",
+     "The control paper has GPT-4 solve programming problems.", None),
+    ("How many programming problems did the control paper use?",
+     "The control paper has GPT-4 solve 5000 programming problems.", "5000"),
+    # A figure about the fund in general does not say what it gave a lab the question names.
+    ("How much did the Survival Fund give to MIRI in its 2024 round?",
+     "The Survival Fund expected its 2024 round to give between $10 and $20 million.", None),
+    ("How much did the Survival Fund give to MIRI in its 2024 round?",
+     "In its 2024 round the Survival Fund gave MIRI $1.5 million.", "$1.5 million"),
+])
+def test_a_figure_is_stated_only_in_the_form_asked_about_what_is_named(question, text, stated):
+    found = sentence_stating_figure(question, [_source("A library article", text)], None)
+    assert (found is None) if stated is None else (stated in found)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Container
 
-from bot.answer.support import stated_numbers
+from bot.answer.support import new_name, stated_numbers
 from bot.core.events import Reason
+from bot.core.index import SUMMARY_HEADING
 from bot.core.markup import plain
 from bot.core.text import STEMMER, WordRarity, content_words, overlap, sentences
 from bot.core.types import Source
@@ -124,6 +125,17 @@ _QUOTATION = re.compile(r"[\"“]([^\"“”]{3,200})[\"”]")
 _MEASURED = re.compile(r"\bhow\s+(?:big|much|large)\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|an\s+)?(?P<noun>[A-Za-z]+)"
                        r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:exact\s+|current\s+|total\s+)?"
                        r"(?P<noun2>parameter|salary|stipend|price|cost|budget)\b", re.I)
+# "What share of ...?" asks for a proportion, "On what date ...?" for a day: a bare count or year
+# is some other figure.
+_ASKS_PROPORTION = re.compile(r"\bwhat\s+(?:percentage|percent|share|fraction|proportion)\b", re.I)
+_PROPORTION = re.compile(r"\d\s*%|\bper\s*cent\b|\bpercent(?:age)?\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b"
+                         r"|\b(?:one|\d+)\s+in\s+(?:every\s+)?\w+\b|\bout\s+of\s+\S+|\b\d+\s+of\s+(?:the\s+|its\s+|their\s+)?\d+",
+                         re.I)
+_ASKS_DATE = re.compile(r"\bon\s+what\s+(?:date|day)\b", re.I)
+_DATE = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b"
+                   r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b|\b\d{4}-\d{2}-\d{2}\b", re.I)
+# A number that is part of a name ("GPT-4", "Llama-2") is no figure about anything.
+_NAME_NUMBER = re.compile(r"\b[A-Za-z]+-\d+(?:\.\d+)*[A-Za-z]*\b")
 _QUESTION_WORDS = content_words("how many much big what which percentage percent share fraction proportion year date "
                                 "exact current total")
 _TITLE_WORDS = _QUESTION_WORDS | content_words("title titled wording name named call called exact full")
@@ -138,9 +150,15 @@ def asks_for_a_figure(question: str) -> bool:
     return bool(_ASKS_FIGURE.search(question))
 
 
+def figures(text: str) -> set[str]:
+    """The numbers a text states as figures: not those inside a name ("GPT-4 solves programming
+    problems" says nothing about how many)."""
+    return stated_numbers(_NAME_NUMBER.sub(" ", text))
+
+
 def _counts_noun(sentence: str, noun: str, asked: set[str]) -> bool:
     """Whether a figure the question does not give stands just before the counted noun ("817 questions")."""
-    tokens = _FIGURE_TOKEN.findall(sentence)
+    tokens = _FIGURE_TOKEN.findall(_NAME_NUMBER.sub(" ", sentence))
     for i, token in enumerate(tokens):
         if content_words(token) == {noun}:
             before = tokens[max(0, i - FIGURE_NEAR):i]
@@ -151,9 +169,10 @@ def _counts_noun(sentence: str, noun: str, asked: set[str]) -> bool:
 
 def sentence_stating_figure(question: str, sources: list[Source], idf: WordRarity | None) -> str | None:
     """The passage sentence that states what a figure question asks for, if any: a number (a year,
-    for "what year") that the question does not give, in a sentence whose neighbourhood holds most
-    of the question's rare words, and for "How many X" just before X. A library that mentions the
-    study a question names, but not the figure asked for, does not answer it."""
+    for "what year"; a percentage or fraction for "what share"; a day for "on what date") that the
+    question does not give, in a sentence whose neighbourhood holds most of the question's rare
+    words, and for "How many X" just before X. A library that mentions the study a question names,
+    but not the figure asked for, does not answer it."""
     asked = stated_numbers(question)
     how_many = _HOW_MANY.search(question)
     noun = sorted(content_words(how_many.group("noun").split()[-1]))[:1] if how_many else []
@@ -162,8 +181,13 @@ def sentence_stating_figure(question: str, sources: list[Source], idf: WordRarit
     measure = _MEASURED.search(question)
     measured = content_words(measure.group("noun") or measure.group("noun2")) if measure else set()
 
+    proportion = _ASKS_PROPORTION.search(question) is not None
+    date = _ASKS_DATE.search(question) is not None
+
     def states(sentence: str) -> bool:
-        new = stated_numbers(sentence) - asked
+        new = figures(sentence) - asked
+        if (proportion and not _PROPORTION.search(sentence)) or (date and not _DATE.search(sentence)):
+            return False
         if year:
             new = {n for n in new if re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", n)}
         if measured and not measured <= content_words(sentence):
@@ -191,20 +215,23 @@ def sentence_stating_title(question: str, sources: list[Source], idf: WordRarity
 def _stated_near(question: str, sources: list[Source], idf: WordRarity | None,
                  states: Callable[[str], bool], neighbours: int, asking: set[str]) -> str | None:
     """The passage sentence that `states` what the question asks with most of the question's rare
-    words (other than the `asking` ones: "how many", "title") in it and its `neighbours` sentences
-    on either side (and its article's title); of those, the best covered, and on a tie the one
-    holding most of those words itself ("He earned his PhD ... as of 2025" shares its neighbours
-    with the sentence giving the year of his essay). None when no sentence qualifies."""
+    words (other than the `asking` ones: "how many", "title") and every name it gives in it and its
+    `neighbours` sentences on either side (and its article's title); of those, the best covered,
+    and on a tie the one holding most of those words itself ("He earned his PhD ... as of 2025"
+    shares its neighbours with the sentence giving the year of his essay). None when no sentence
+    qualifies: a figure about MIRI's funder in general does not say what it gave MIRI."""
     focus = content_words(question) - asking
     best, best_key = None, (FIGURE_COVERED, -1.0)
     for source in sources:
         for passage in source.passages:
+            if passage.headings == (SUMMARY_HEADING,):
+                continue  # about the article, and never quoted in an answer
             parts = sentences(plain(passage.text))
             for i, sentence in enumerate(parts):
                 if not states(sentence):
                     continue
                 around = " ".join((passage.title, *parts[max(0, i - neighbours):i + neighbours + 1]))
                 key = (overlap(focus, content_words(around), idf), overlap(focus, content_words(sentence), idf))
-                if key[0] >= FIGURE_COVERED and key > best_key:
+                if key[0] >= FIGURE_COVERED and key > best_key and not new_name(question, around):
                     best, best_key = sentence, key
     return best

@@ -86,11 +86,12 @@ def _stem(word: str) -> str:
 
 
 def _names(text: str) -> list[str]:
-    """The capitalised words after a sentence's first: names, systems, acronyms."""
-    return [m.group(0) for i, m in enumerate(_TOKEN.finditer(text)) if i and any(c.isupper() for c in m.group(0))]
+    """The capitalised words after a sentence's first: names, systems, acronyms (not "I")."""
+    return [m.group(0) for i, m in enumerate(_TOKEN.finditer(text))
+            if i and m.group(0) != "I" and any(c.isupper() for c in m.group(0))]
 
 
-def _new_name(claim: str, source: str) -> bool:
+def new_name(claim: str, source: str) -> bool:
     """Whether the claim names someone or something the source does not: each part of a
     hyphenated name must occur, and an acronym may stand for words the source spells out."""
     stems = {_stem(part) for w in _words(source) for part in [w, *re.split(r"[-'’]", w)] if part}
@@ -175,7 +176,7 @@ class Verifier:
             return Verdict(False, similarity, coverage, "far")
         if not stated_numbers(claim) <= stated_numbers(source):
             return Verdict(False, similarity, coverage, "number")
-        if _new_name(claim, " ".join(found[i] for i in ranked[:NAME_WINDOWS])):
+        if new_name(claim, " ".join(found[i] for i in ranked[:NAME_WINDOWS])):
             return Verdict(False, similarity, coverage, "name")
         reason = _contradicts(claim, [found[i] for i in ranked[:ALIGNED]]) or \
             self._reversal(claim, found[ranked[0]], source, found)
