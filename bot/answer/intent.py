@@ -50,7 +50,8 @@ _TERM_END = re.compile(
     r"about|mean|means|actually|used|for|in\s+(?:ai|alignment|rl|machine learning))\b",
     re.I,
 )
-_NAMED = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<x>[^?]+?)\s*\?*\s*$", re.I)
+# "What is X?", or "What is X, where ...?": the clause after the comma says which X is meant.
+_NAMED = re.compile(r"^\s*what(?:\s+is|\s+are|'s|’s)\s+(?:an?\s+|the\s+)?(?P<x>[^?,]+?)\s*(?:,[^?]*)?\?*\s*$", re.I)
 _CLAUSE = re.compile(r"\b(?:and|or|but|when|that|which|who|whom|whose|if|for|to|of|in|on|with|about|between|from|by|"
                      r"as|than|so|like|exactly|really|supposed|meant|called|used)\b|[,;:(]", re.I)
 MAX_NAME_WORDS = 4
@@ -81,8 +82,9 @@ def defined_term(question: str) -> set[str]:
 
 def named_term(question: str) -> set[str]:
     """The content words of X in a plain "What is X?" whose X is a short name ("the AI arms race",
-    "Pascal's mugging"): the question asks about that thing and nothing else, so passages that do
-    not name it cannot answer it. Empty for anything longer or with a clause after the name."""
+    "Pascal's mugging"), or one a comma-clause describes ("model collapse, where models ..."):
+    the question asks about that thing, so passages that do not name it cannot answer it. Empty
+    for anything longer or with a clause inside the name."""
     m = _NAMED.match(question)
     if not m or _CLAUSE.search(m.group("x")) or len(m.group("x").split()) > MAX_NAME_WORDS:
         return set()
@@ -109,6 +111,31 @@ def unknown_terms(question: str, library: Container[str], common: Collection[str
         for part in word.split("-"):
             if len(part) >= MIN_TERM_LETTERS and part not in common and STEMMER.stemWord(part) not in library:
                 out.append(part)
+    return out
+
+
+_CAPITALISED = re.compile(r"[A-Za-z][A-Za-z0-9'’]*(?:-[A-Za-z0-9]+)*")
+MIN_NAME_LETTERS = 4
+
+
+def unknown_names(question: str, library: Container[str]) -> list[str]:
+    """The names the question gives (capitalised words other than a sentence's first) that the
+    library never uses, by stem: "Karl Friston's free energy principle" is not in a library that
+    never names Friston, whatever else of the question it shares. A question written in title case
+    capitalises everything, so it names nothing this way; numbered names ("GPT-5") are left to
+    the figure rules."""
+    words = [re.sub(r"['’]s$", "", token) for part in re.split(r"(?<=[.?!:])\s+", question.strip())
+             for token in _CAPITALISED.findall(part)[1:]]
+    capitalised = [w for w in words if w[0].isupper()]
+    if len(capitalised) * 2 > len(words):
+        return []
+    out = []
+    for name in capitalised:
+        if len(name) < MIN_NAME_LETTERS or any(c.isdigit() or c in "'’" for c in name):
+            continue
+        if STEMMER.stemWord(name.lower()) not in library and \
+                any(STEMMER.stemWord(piece) not in library for piece in name.lower().split("-")):
+            out.append(name)
     return out
 
 

@@ -26,6 +26,7 @@ from bot.answer.intent import (
     not_a_question,
     sentence_stating_figure,
     sentence_stating_title,
+    unknown_names,
     unknown_terms,
 )
 from bot.answer.llm import LLM, LLMUnavailable, make_llm
@@ -274,7 +275,11 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
 
     term = named_term(question)
     unknown = unknown_terms(question, engine.retriever.idf, common_words(engine.settings.embedding_model))
-    unknown_topic = bool(unknown) and sources and max(s.dense for s in sources) < settings.unknown_term_relevance
+    names = unknown_names(question, engine.retriever.idf)
+    best = max((s.dense for s in sources), default=0.0)
+    # A name the library never uses is what the question is about, however close its other words
+    # come (an unrelated question is left to the off-topic reply below).
+    unknown_topic = (bool(unknown) and best < settings.unknown_term_relevance) or (bool(names) and best >= settings.min_relevance)
     # A figure or a title asked for: the sentence stating it opens the answer; none, and it is declined.
     asked = "figure" if asks_for_a_figure(question) else "title" if asks_for_a_title(question) else ""
     stating = (sentence_stating_figure if asked == "figure" else sentence_stating_title)(
@@ -283,13 +288,13 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
         # "What is X?" where no passage names X, a question about a term the library never uses,
         # or a figure or title no passage states: the articles only share words with the question.
         why = f"no passage states the {asked} asked for" if asked and stating is None else \
-            f"no passage names {', '.join(unknown) or ' '.join(sorted(term))}"
+            f"no passage names {', '.join(names or unknown) or ' '.join(sorted(term))}"
         log.info("declined %r: %s", question, why)
         yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
         timings["total_s"] = time.perf_counter() - started
         yield Done(timings)
         return
-    if not sources or max(s.dense for s in sources) < settings.min_relevance:
+    if not sources or best < settings.min_relevance:
         off_topic = engine.retriever.topicality(vector) < settings.min_topicality
         yield Cited("", [], abstained=True, reason=Reason.OFF_TOPIC if off_topic else Reason.NOTHING_RELEVANT,
                     related=[] if off_topic else _related(sources))
