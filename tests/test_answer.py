@@ -203,6 +203,11 @@ def _source(title: str, text: str) -> Source:
      "The control paper has GPT-4 solve programming problems.", None),
     ("How many programming problems did the control paper use?",
      "The control paper has GPT-4 solve 5000 programming problems.", "5000"),
+    # "What value of q" asks for a number: the quantilizer's definition names q but gives none.
+    ("What value of q did Taylor recommend for a quantilizer?",
+     "Taylor's quantilizer samples an action from the top q fraction of a base distribution.", None),
+    ("What value of q did Taylor recommend for a quantilizer?",
+     "For a quantilizer, Taylor recommended a q of 0.1 as a start.", "0.1"),
     # A figure about the fund in general does not say what it gave a lab the question names.
     ("How much did the Survival Fund give to MIRI in its 2024 round?",
      "The Survival Fund expected its 2024 round to give between $10 and $20 million.", None),

@@ -71,3 +71,19 @@ def test_a_claim_flipping_the_sentences_it_restates_is_rejected(verifier, extrac
     assert pair["label"] == "unsupported"
     verdict = verifier.judge(pair["claim"], [plain(pair["passage"])], extractive_engine.retriever.idf)
     assert not verdict.supported and verdict.reason == reason, verdict
+
+
+@pytest.mark.parametrize("claim, supported", [
+    ("They found that a simple difference-of-means probe identified directions that were more causally relevant "
+     "than those of some fancier methods.", True),
+    # The two sides of the "than" swapped: the opposite finding.
+    ("They found that some fancier methods identified directions that were more causally relevant "
+     "than those of a simple difference-of-means probe.", False),
+    # Swapped and turned round ("less ... than"): the same finding again.
+    ("They found that some fancier methods identified directions that were less causally relevant "
+     "than those of a simple difference-of-means probe.", True),
+])
+def test_a_comparison_made_the_other_way_round_is_rejected(verifier, extractive_engine, claim, supported):
+    pair = next(p for p in PAIRS if "difference-of-means probe identified" in p["passage"])
+    verdict = verifier.judge(claim, [plain(pair["passage"])], extractive_engine.retriever.idf)
+    assert verdict.supported is supported and verdict.reason in ("", "direction"), verdict

@@ -140,7 +140,7 @@ def unknown_names(question: str, library: Container[str]) -> list[str]:
 
 
 _ASKS_FIGURE = re.compile(r"\bhow\s+(?:many|much|big)\b|\bwhat\s+(?:percentage|percent|share|fraction|proportion|salary)\b"
-                          r"|\b(?:in\s+)?(?:what|which)\s+year\b|\bon\s+what\s+date\b"
+                          r"|\b(?:in\s+)?(?:what|which)\s+year\b|\bon\s+what\s+date\b|\bwhat\s+value\s+of\b"
                           r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:exact\s+|current\s+|total\s+)?"
                           r"(?:parameter\s+count|phone\s+number|salary|stipend|price|cost|budget|size)\b", re.I)
 _HOW_MANY = re.compile(r"\bhow\s+many\s+(?P<noun>[^?,]+?)\s+(?:did|does|do|was|were|is|are|has|have|had|will|would|"

@@ -120,6 +120,46 @@ def _scoped(words: list[str]) -> set[str]:
     return out
 
 
+# Comparatives that point down: "less robust than", "more slowly than" compare the other way round.
+_LESSER = frozenset("less fewer lower worse smaller weaker slower slowly harder least".split())
+COMPARED = 6  # content words on each side of a "than" that say what is compared with what
+SWAPPED = 2  # how many more of them must match crosswise than straight for the sides to be swapped
+
+
+def _comparisons(words: list[str]) -> list[tuple[int, set[str], set[str]]]:
+    """Each comparison a sentence makes: its direction (-1 for "less ... than") and the content
+    words just before and just after its "than"."""
+    stems = [sorted(content_words(w)) for w in words]
+    out = []
+    for i, word in enumerate(words):
+        if word == "than":
+            sign = -1 if _LESSER & set(words[max(0, i - 4):i]) else 1
+            before = [s for found in stems[:i] for s in found][-COMPARED:]
+            after = [s for found in stems[i + 1:] for s in found][:COMPARED]
+            out.append((sign, set(before), set(after)))
+    return out
+
+
+def _compares_backwards(claim: list[str], window: list[str]) -> bool | None:
+    """Whether the claim makes one of the window's comparisons the other way round: it swaps what
+    stands on either side of the "than" ("the policy mattered more than the reward model" against
+    "the reward model mattered more than the policy"), or keeps the sides and turns "more" into
+    "less"; both at once say the same again. None when they share no comparison. What follows a
+    "than" tells the sides apart; what precedes it also holds what the two sentences share ("may
+    be easier for a network to latch onto than")."""
+    found = None
+    for sign, before, after in _comparisons(claim):
+        for their_sign, their_before, their_after in _comparisons(window):
+            straight = 2 * len(after & their_after)
+            crossed = len(after & their_before) + len(their_after & before)
+            swapped = crossed >= straight + SWAPPED
+            if swapped or straight >= SWAPPED:
+                if swapped != (sign != their_sign):
+                    return True
+                found = False
+    return found
+
+
 def _contradicts(claim: str, aligned: list[str]) -> str:
     """"negation" or "direction" when the claim flips what the windows it restates say: it negates
     words those windows state plainly ("can be a complete answer" → "cannot be"), or uses the
@@ -131,8 +171,11 @@ def _contradicts(claim: str, aligned: list[str]) -> str:
     near_set = set(near)
     if _negations(words) and not _negations(near) and _scoped(words) & {_stem(w) for w in near}:
         return "negation"
-    if any(word not in near_set and _OPPOSITE.get(word, set()) & near_set for word in words):
+    compared = [_compares_backwards(words, _words(window)) for window in aligned]
+    if True in compared:
         return "direction"
+    if False not in compared and any(word not in near_set and _OPPOSITE.get(word, set()) & near_set for word in words):
+        return "direction"  # unless it is a comparison turned round whole ("less ... than", sides swapped)
     return ""
 
 
@@ -190,9 +233,10 @@ class Verifier:
         claims: list[tuple[str, str]] = []  # (reason, the claim with the change undone)
         if _negations(words) - _negations(list(source_words)):
             claims.append(("negation", " ".join(w for w in words if not _negations([w]))))
+        turned_round = _compares_backwards(words, best_words) is False  # "less ... than", sides swapped
         for i, word in enumerate(words):
             opposite = sorted(_OPPOSITE.get(word, set()) & source_words)
-            if word not in source_words and opposite:
+            if word not in source_words and opposite and not turned_round:
                 claims.append(("direction", " ".join([*words[:i], opposite[0], *words[i + 1:]])))
         dropped = bool(_negations(best_words)) and not _negations(words)
         if not claims and not dropped:
