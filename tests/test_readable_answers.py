@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from bot.answer.intent import named_term, not_a_question, unknown_names, unknown_terms
+from bot.answer.intent import known_acronyms, named_term, not_a_question, unknown_names, unknown_terms
 from bot.answer.pipeline import Conversation, answer
 from bot.core.events import Cited
 from bot.core.markup import plain
@@ -114,6 +114,18 @@ def test_terms_the_library_never_uses_are_told_from_everyday_words(extractive_en
     assert unknown_terms("Isn't a well-behaved model just pretending? What is reward hacking?", library, common) == []
     assert unknown_terms("How many shards should my Elasticsearch index have?", library, common) == ["elasticsearch"]
     assert unknown_terms("roko's basilisk explained", library, frozenset()) == [], "no word list, no guess"
+    assert unknown_terms("How many tasks did Redwood's Ctrl-Z evaluation use?", library, common) == [], "written whole"
+
+
+def test_a_short_question_about_an_acronym_of_the_field_is_answered_not_called_off_topic(extractive_engine):
+    """"What do TAI and ELK stand for?" embeds far from every passage; the glossary spells both out."""
+    library = extractive_engine.retriever.idf
+    assert known_acronyms("what do TAI and ELK stand for?", library) == ["tai", "elk"]
+    assert known_acronyms("Is AI dangerous?", library) == [], "in too many passages to name anything"
+    assert known_acronyms("Who won the 2018 FIFA World Cup?", library) == []
+    cited = final(extractive_engine, "what do TAI and ELK stand for?")
+    assert not cited.abstained and "glossary-of-alignment-terms" in {c.doc_id for c in cited.citations}
+    assert "transformative AI" in cited.text and "eliciting latent knowledge" in cited.text
 
 
 def test_a_name_the_library_never_uses_is_told_from_names_it_knows(extractive_engine):

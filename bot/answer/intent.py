@@ -12,6 +12,7 @@ rats did Olds and Milner test?"), whether some passage states one about what it 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Container
 
@@ -108,10 +109,25 @@ def unknown_terms(question: str, library: Container[str], common: Collection[str
         word = re.sub(r"['’]s$", "", word.lower()).strip("'’-")
         if "'" in word or "’" in word:
             continue  # "isn't", "they're"
+        if "-" in word and STEMMER.stemWord(word) in library:
+            continue  # the library writes it whole ("Ctrl-Z")
         for part in word.split("-"):
             if len(part) >= MIN_TERM_LETTERS and part not in common and STEMMER.stemWord(part) not in library:
                 out.append(part)
     return out
+
+
+_ACRONYM = re.compile(r"\b([A-Z]{2,6})s?\b")
+RARE_SHARE = 0.1  # a term in at most this share of the library's passages names something particular
+
+
+def known_acronyms(question: str, library: WordRarity) -> list[str]:
+    """The acronyms the question gives that the library uses, and in few passages ("TAI", "ELK";
+    not "AI"): a question about one is about the field, however far its short wording embeds
+    from every passage ("What does TAI stand for?")."""
+    rare = math.log(1 + 1 / RARE_SHARE)
+    found = (STEMMER.stemWord(m.lower()) for m in _ACRONYM.findall(question))
+    return [w for w in found if w in library and library.get(w) >= rare]
 
 
 _CAPITALISED = re.compile(r"[A-Za-z][A-Za-z0-9'’]*(?:-[A-Za-z0-9]+)*")

@@ -21,6 +21,7 @@ from bot.answer.intent import (
     asks_for_a_figure,
     asks_for_a_title,
     defined_term,
+    known_acronyms,
     mentions,
     named_term,
     not_a_question,
@@ -294,7 +295,8 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
         timings["total_s"] = time.perf_counter() - started
         yield Done(timings)
         return
-    if not sources or best < settings.min_relevance:
+    # Short questions about an acronym embed far from everything; the acronym itself says they are on topic.
+    if not sources or (best < settings.min_relevance and not known_acronyms(question, engine.retriever.idf)):
         off_topic = engine.retriever.topicality(vector) < settings.min_topicality
         yield Cited("", [], abstained=True, reason=Reason.OFF_TOPIC if off_topic else Reason.NOTHING_RELEVANT,
                     related=[] if off_topic else _related(sources))
