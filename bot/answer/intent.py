@@ -6,8 +6,10 @@ with them ("write me a poem about reward hacking" is not answered by quoting the
 And for a plain "What is X?", whether the passages name X at all: articles that merely share a word
 with the question do not answer it ("the AI arms race" is not in a passage about robotic arms);
 likewise a question naming a term the library never uses that is no common word either ("Roko's
-basilisk", "grokking", "Elasticsearch"); and for a question asking for a figure ("How many
-rats did Olds and Milner test?"), whether some passage states one about what it asks.
+basilisk", "grokking", "Elasticsearch"), or a name it never uses ("Karl Friston"); and for a
+question asking for a figure ("How many rats did Olds and Milner test?"), whether some passage
+states one about what it asks. An acronym the library uses in few passages ("TAI") marks a
+question as one about the field, however its short wording embeds.
 """
 
 from __future__ import annotations

@@ -162,8 +162,9 @@ def _compares_backwards(claim: list[str], window: list[str]) -> bool | None:
 
 def _contradicts(claim: str, aligned: list[str]) -> str:
     """"negation" or "direction" when the claim flips what the windows it restates say: it negates
-    words those windows state plainly ("can be a complete answer" → "cannot be"), or uses the
-    opposite of their direction word ("faster" → "slower") without the word itself. These are the
+    words those windows state plainly ("can be a complete answer" → "cannot be"), makes one of
+    their comparisons the other way round, or uses the opposite of their direction word ("faster"
+    → "slower") without the word itself. These are the
     windows closest to the claim: a "not" or a "slower" elsewhere in the passage says nothing
     about it, yet was enough to let such a claim through."""
     words = _words(claim)
