@@ -63,6 +63,7 @@ def test_one_changed_fact_is_enough_to_reject_a_claim(verifier, extractive_engin
     ("b-reward-button-alignment-4", "negation"),  # "would not bother to secure its supply of reward"
     ("b-rlhf-limitations-5", "negation"),  # "does not count reward hacking among the fundamental problems"
     ("b-model-based-rl-and-reward-maximization-5", "direction"),  # "the less the agent tends to exploit"
+    ("b-mesa-optimization-5", "negation"),  # "the goals we pursue are not inclusive genetic fitness", "not" dropped
 ])
 def test_a_claim_flipping_the_sentences_it_restates_is_rejected(verifier, extractive_engine, pair_id, reason):
     """What counts is the sentences the claim restates: the first two passages hold a "not" in

@@ -31,6 +31,7 @@ NAME_WINDOWS = 4  # a name must occur in the claim's closest windows, not just s
 WINDOWS_CACHE = 20_000
 ALIGNED = 2  # the windows closest to a claim, which a flipped claim contradicts
 NEGATION_SCOPE = 3  # words after a negation that it governs
+DROPPED_SCOPE = 2  # of those, content words a claim must repeat without the negation to deny it
 _FUNCTION = frozenset("a an the be is are was were been being to of in on at by for with that this it its as and or".split())
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -162,16 +163,21 @@ def _compares_backwards(claim: list[str], window: list[str]) -> bool | None:
 
 def _contradicts(claim: str, aligned: list[str]) -> str:
     """"negation" or "direction" when the claim flips what the windows it restates say: it negates
-    words those windows state plainly ("can be a complete answer" → "cannot be"), makes one of
-    their comparisons the other way round, or uses the opposite of their direction word ("faster"
-    → "slower") without the word itself. These are the
-    windows closest to the claim: a "not" or a "slower" elsewhere in the passage says nothing
-    about it, yet was enough to let such a claim through."""
+    words those windows state plainly ("can be a complete answer" → "cannot be"), repeats what the
+    closest one denies without its "not" ("the goals we pursue are not inclusive genetic
+    fitness"), makes one of their comparisons the other way round, or uses the opposite of their
+    direction word ("faster" → "slower") without the word itself. These are the windows closest
+    to the claim: a "not" or a "slower" elsewhere in the passage says nothing about it, yet was
+    enough to let such a claim through."""
     words = _words(claim)
     near = [w for window in aligned for w in _words(window)]
     near_set = set(near)
     if _negations(words) and not _negations(near) and _scoped(words) & {_stem(w) for w in near}:
         return "negation"
+    if not _negations(words) and _negations(_words(aligned[0])):
+        scoped = _scoped(_words(aligned[0]))
+        if len(scoped) >= DROPPED_SCOPE and scoped <= {_stem(w) for w in words}:
+            return "negation"  # the claim repeats what the closest window denies, without its "not"
     compared = [_compares_backwards(words, _words(window)) for window in aligned]
     if True in compared:
         return "direction"
