@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bot.answer.intent import sentence_stating_figure
+from bot.answer.intent import asks_for_a_name, sentence_stating_figure, sentence_stating_name
 from bot.answer.pipeline import Conversation, answer
 from bot.core.events import Cited, Done, Retrieved
 from bot.core.types import Passage, Source
@@ -181,6 +181,43 @@ def test_a_title_no_passage_quotes_is_declined_and_one_it_quotes_opens_the_answe
                                   extractive_engine) if isinstance(e, Cited)][0]
     assert not answered.abstained
     assert '"A definition of wireheading"' in answered.text.split(" [1]")[0]
+
+
+def test_a_name_no_passage_gives_is_declined_and_one_it_gives_opens_the_answer(extractive_engine):
+    """The library tells of the CoinRun agent but never says who made the game; it says who vetoed
+    SB 1047, in the sentence that opens the answer."""
+    declined = [e for e in answer("Who created the CoinRun game?", extractive_engine) if isinstance(e, Cited)][0]
+    assert declined.abstained and declined.related
+    answered = [e for e in answer("Who vetoed California's SB 1047 bill?", extractive_engine) if isinstance(e, Cited)][0]
+    assert not answered.abstained and "Newsom" in answered.text.split(" [1]")[0]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Who created the CoinRun game?", True),
+    ("Who was the engineer who posted about the test?", True),
+    ("Which studio made the boat game, and can I still play it?", True),
+    ("besides Tetris, what other NES games did the program learn to play?", True),
+    ("In Apollo's tests, which model was the only one that never schemed?", True),
+    ("Who is Nick Bostrom and why is he famous?", False),  # about someone named
+    ("Who actually came up with the paperclip example, Bostrom or Yudkowsky?", False),  # one of two it gives
+    ("Which of these books should I read first?", False),
+    ("Why did GPT-3, which is a language model, make things up?", False),
+    ("What percentage of games did the policy win?", False),
+    ("Are there researchers who think alignment will be easy?", False),
+])
+def test_who_and_which_questions_ask_for_a_name(question, asks):
+    assert asks_for_a_name(question) is asks
+
+
+@pytest.mark.parametrize("text, named", [
+    ("CoinRun is a platform game. Their agent ran past the coin to the end of the level.", None),
+    ("In 2019 the CoinRun game came out, in December.", None),  # a sentence's first word and a month are no names
+    ("The CoinRun game was created by Karl Cobbe and colleagues.", "Cobbe"),
+])
+def test_a_name_is_stated_only_by_a_sentence_naming_someone_the_question_does_not(text, named):
+    found = sentence_stating_name("Who created the CoinRun game?", [_source("A library article", text)], None,
+                                  common={"in", "the", "their", "coinrun"})
+    assert (found is None) if named is None else (named in found)
 
 
 def _source(title: str, text: str) -> Source:

@@ -87,16 +87,20 @@ def test_an_answer_in_the_sources_words_says_so_in_its_sources_block_not_in_the_
     page = answer_html(cited)
     body, sources = page.split('<details class="sources">')
     assert body.startswith('<div class="answer"><p>Reward is not the optimization target')
-    assert "could not be matched to the sources" in sources and "could not be matched" not in body
+    assert "quotes the sources directly, because the model&#x27;s draft could not be matched" in sources
+    assert "could not be matched" not in body
     assert "could not be matched" not in answer_html(Cited(cited.answer_text, [LINKED]))
+    cited.unsupported_sentences = 3  # one note, not a second one counting what was left out
+    assert "because no source supports the 3 sentences the model drafted.</" in answer_html(cited)
+    assert "left out" not in answer_html(cited)
 
 
 def test_the_sources_block_says_which_sentences_are_quoted_and_what_was_left_out():
     mixed = answer_html(Cited("The model's sentence [1]. A quoted one [1].", [LINKED], quoted_sentences=1,
                               unsupported_sentences=2, supported_sentences=2))
     body, sources = mixed.split('<details class="sources">')
-    assert "The last 1 sentence(s) quote the sources directly." in sources
-    assert "2 sentence(s) of the model&#x27;s draft were left out: no source supports them." in sources
+    assert "The last sentence quotes the sources directly; 2 sentences of the model&#x27;s draft were left out " \
+           "because no source supports them." in sources
     assert "left out" not in body and "quote the sources" not in body
 
 

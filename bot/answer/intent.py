@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Container
 
-from bot.answer.support import new_name, stated_numbers
+from bot.answer.support import new_name, stated_numbers, tokens, unnamed
 from bot.core.events import Reason
 from bot.core.index import SUMMARY_HEADING
 from bot.core.markup import plain
@@ -132,7 +132,6 @@ def known_acronyms(question: str, library: WordRarity) -> list[str]:
     return [w for w in found if w in library and library.get(w) >= rare]
 
 
-_CAPITALISED = re.compile(r"[A-Za-z][A-Za-z0-9'’]*(?:-[A-Za-z0-9]+)*")
 MIN_NAME_LETTERS = 4
 
 
@@ -143,7 +142,7 @@ def unknown_names(question: str, library: Container[str]) -> list[str]:
     capitalises everything, so it names nothing this way; numbered names ("GPT-5") are left to
     the figure rules."""
     words = [re.sub(r"['’]s$", "", token) for part in re.split(r"(?<=[.?!:])\s+", question.strip())
-             for token in _CAPITALISED.findall(part)[1:]]
+             for token in tokens(part)[1:]]
     capitalised = [w for w in words if w[0].isupper()]
     if len(capitalised) * 2 > len(words):
         return []
@@ -203,10 +202,10 @@ def figures(text: str) -> set[str]:
 
 def _counts_noun(sentence: str, noun: str, asked: set[str]) -> bool:
     """Whether a figure the question does not give stands just before the counted noun ("817 questions")."""
-    tokens = _FIGURE_TOKEN.findall(_NAME_NUMBER.sub(" ", sentence))
-    for i, token in enumerate(tokens):
+    pieces = _FIGURE_TOKEN.findall(_NAME_NUMBER.sub(" ", sentence))
+    for i, token in enumerate(pieces):
         if content_words(token) == {noun}:
-            before = tokens[max(0, i - FIGURE_NEAR):i]
+            before = pieces[max(0, i - FIGURE_NEAR):i]
             if any(stated_numbers(t) - asked for t in before):
                 return True
     return False
@@ -257,16 +256,70 @@ def sentence_stating_title(question: str, sources: list[Source], idf: WordRarity
         len(q.split()) >= 2 and q.lower() not in given for q in _QUOTATION.findall(sentence)))
 
 
-def _stated_near(question: str, sources: list[Source], idf: WordRarity | None,
-                 states: Callable[[str], bool], neighbours: int, asking: set[str]) -> str | None:
-    """The passage sentence that `states` what the question asks with most of the question's rare
-    words (other than the `asking` ones: "how many", "title") and every name it gives in it and its
+# "Who ...?" asks for someone, unless it asks about someone named ("Who is Nick Bostrom?"); so does
+# "Which <kind of thing with a name> ...?" ("Which studio ...?", "what other NES games ...?").
+_ASKS_WHO = re.compile(r"(?:^|[,;]\s*(?:and\s+)?|\band\s+)who\b(?!['’]s\b)"
+                       r"(?!\s+(?:is|was|are|were)\s+(?!the\b|an?\b|some\b|those\b))", re.I)
+_NAMED_KINDS = ("company companies lab labs organisation organisations organization organizations group groups team teams "
+                "studio studios university universities college colleges city cities country countries journal journals "
+                "conference conferences convention conventions game games model models paper papers book books language "
+                "languages person people researcher researchers author authors story stories firm firms institute "
+                "institutes agency agencies website websites platform platforms benchmark benchmarks chatbot chatbots")
+_NOT_A_KIND = r"(?!of\b|is\b|are\b|was\b|were\b|has\b|have\b|had\b|do\b|does\b|did\b|can\b|could\b|will\b|would\b)"
+_ASKS_WHICH = re.compile(r"(?:^|[,;]\s*(?:and\s+)?|\band\s+)(?:which|what)\s+" + _NOT_A_KIND +
+                         r"(?:other\s+)?(?:(?!of\b)[\w'’-]+\s+){0,2}?(?:" + "|".join(_NAMED_KINDS.split()) + r")\b", re.I)
+# "Bostrom or Yudkowsky?", "Which of these books ...?": the answer is one the question gives.
+_ALTERNATIVES = re.compile(r"\b[A-Z][\w'’-]*\s+or\s+[A-Z]|\bwhich\s+of\b", re.I)
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
+NAME_COVERED = 0.1  # share of the question's rare words in the sentence (and title) that gives a name
+
+
+def asks_for_a_name(question: str) -> bool:
+    """"Who made CoinRun?", "Which university ...?", "Besides X, what other games ...?": the
+    answer is a name; not "Who is Nick Bostrom?", nor a choice between names the question gives."""
+    if _ALTERNATIVES.search(question):
+        return False
+    return bool(_ASKS_WHO.search(question) or _ASKS_WHICH.search(question))
+
+
+def _names_given(sentence: str, library: WordRarity | None, common: Collection[str]) -> list[str]:
+    """The names a sentence gives: its capitalised words (its first only when that is no common
+    word: "The", "In"), not months, and none the library uses in many passages ("AI")."""
+    rare = math.log(1 + 1 / RARE_SHARE)
+    out = []
+    for i, token in enumerate(tokens(sentence)):
+        word = re.sub(r"['’]s$", "", token.lower())
+        if len(token) < 2 or not any(c.isupper() for c in token) or word in _MONTHS or (i == 0 and word in common):
+            continue
+        stem = STEMMER.stemWord(word)
+        if library is not None and stem in library and library.get(stem) < rare:
+            continue
+        out.append(token)
+    return out
+
+
+def sentence_stating_name(question: str, sources: list[Source], idf: WordRarity | None,
+                          common: Collection[str]) -> str | None:
+    """The passage sentence that names someone or something the question does not, with every name
+    the question gives and some of its rare words (in the sentence and its article's title), if
+    any: the best covered. A library that tells of CoinRun but never says who made it, or of
+    Christiano's PhD but never who supervised it in a sentence naming anyone, does not answer
+    "Who ...?"."""
+    return _stated_near(question, sources, idf, neighbours=0, asking=_QUESTION_WORDS | content_words("who which"),
+                        covered=NAME_COVERED,
+                        states=lambda sentence: bool(unnamed(_names_given(sentence, idf, common), question)))
+
+
+def _stated_near(question: str, sources: list[Source], idf: WordRarity | None, states: Callable[[str], bool],
+                 neighbours: int, asking: set[str], covered: float = FIGURE_COVERED) -> str | None:
+    """The passage sentence that `states` what the question asks with a `covered` share (by rarity)
+    of the question's words (other than the `asking` ones: "how many", "title") and every name it gives in it and its
     `neighbours` sentences on either side (and its article's title); of those, the best covered,
     and on a tie the one holding most of those words itself ("He earned his PhD ... as of 2025"
     shares its neighbours with the sentence giving the year of his essay). None when no sentence
     qualifies: a figure about MIRI's funder in general does not say what it gave MIRI."""
     focus = content_words(question) - asking
-    best, best_key = None, (FIGURE_COVERED, -1.0)
+    best, best_key = None, (covered, -1.0)
     for source in sources:
         for passage in source.passages:
             if passage.headings == (SUMMARY_HEADING,):
@@ -277,6 +330,6 @@ def _stated_near(question: str, sources: list[Source], idf: WordRarity | None,
                     continue
                 around = " ".join((passage.title, *parts[max(0, i - neighbours):i + neighbours + 1]))
                 key = (overlap(focus, content_words(around), idf), overlap(focus, content_words(sentence), idf))
-                if key[0] >= FIGURE_COVERED and key > best_key and not new_name(question, around):
+                if key[0] >= covered and key > best_key and not new_name(question, around):
                     best, best_key = sentence, key
     return best

@@ -19,6 +19,7 @@ from bot.answer.condense import standalone
 from bot.answer.extractive import SHAPES, Candidate, candidates, select
 from bot.answer.intent import (
     asks_for_a_figure,
+    asks_for_a_name,
     asks_for_a_title,
     defined_term,
     known_acronyms,
@@ -26,6 +27,7 @@ from bot.answer.intent import (
     named_term,
     not_a_question,
     sentence_stating_figure,
+    sentence_stating_name,
     sentence_stating_title,
     unknown_names,
     unknown_terms,
@@ -275,19 +277,26 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     yield Retrieved([p for s in sources for p in s.passages])
 
     term = named_term(question)
-    unknown = unknown_terms(question, engine.retriever.idf, common_words(engine.settings.embedding_model))
+    common = common_words(engine.settings.embedding_model)
+    unknown = unknown_terms(question, engine.retriever.idf, common)
     names = unknown_names(question, engine.retriever.idf)
     best = max((s.dense for s in sources), default=0.0)
     # A name the library never uses is what the question is about, however close its other words
     # come (an unrelated question is left to the off-topic reply below).
     unknown_topic = (bool(unknown) and best < settings.unknown_term_relevance) or (bool(names) and best >= settings.min_relevance)
-    # A figure or a title asked for: the sentence stating it opens the answer; none, and it is declined.
-    asked = "figure" if asks_for_a_figure(question) else "title" if asks_for_a_title(question) else ""
-    stating = (sentence_stating_figure if asked == "figure" else sentence_stating_title)(
-        question, sources, engine.retriever.idf) if asked else None
+    # A figure, title or name asked for: the sentence stating it opens the answer; none, and it is
+    # declined. A follow-up ("Who came up with it?") names its subject only through the conversation.
+    asked = "figure" if asks_for_a_figure(question) else "title" if asks_for_a_title(question) else \
+        "name" if query == question and asks_for_a_name(question) else ""
+    stating = None
+    if asked == "name":
+        stating = sentence_stating_name(question, sources, engine.retriever.idf, common)
+    elif asked:
+        stating = (sentence_stating_figure if asked == "figure" else sentence_stating_title)(
+            question, sources, engine.retriever.idf)
     if sources and (unknown_topic or (term and not mentions(sources, term)) or (asked and stating is None)):
         # "What is X?" where no passage names X, a question about a term the library never uses,
-        # or a figure or title no passage states: the articles only share words with the question.
+        # or a figure, title or name no passage states: the articles only share words with the question.
         why = f"no passage states the {asked} asked for" if asked and stating is None else \
             f"no passage names {', '.join(names or unknown) or ' '.join(sorted(term))}"
         log.info("declined %r: %s", question, why)

@@ -74,8 +74,14 @@ def windows(passages: list[str]) -> list[str]:
     return out
 
 
+def tokens(text: str) -> list[str]:
+    """The words of a text as written, a hyphenated or possessive one whole ("ARC-AGI", "Friston's"):
+    a name is judged as one."""
+    return _TOKEN.findall(text)
+
+
 def _words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _TOKEN.findall(text)]
+    return [w.lower().replace("’", "'") for w in tokens(text)]
 
 
 def _negations(words: list[str]) -> set[str]:
@@ -93,17 +99,22 @@ def _names(text: str) -> list[str]:
 
 
 def new_name(claim: str, source: str) -> bool:
-    """Whether the claim names someone or something the source does not: each part of a
-    hyphenated name must occur, and an acronym may stand for words the source spells out."""
+    """Whether the claim names someone or something the source does not."""
+    return bool(unnamed(_names(claim), source))
+
+
+def unnamed(names: list[str], source: str) -> list[str]:
+    """The names the source does not give: each part of a hyphenated name must occur, and an
+    acronym may stand for words the source spells out."""
     stems = {_stem(part) for w in _words(source) for part in [w, *re.split(r"[-'’]", w)] if part}
     initials = "".join(w[0] for w in _TOKEN.findall(source)).lower()
-    for name in _names(claim):
+    out = []
+    for name in names:
         parts = [p for p in re.split(r"[-'’]", re.sub(r"['’]s$", "", name)) if p]
-        for part in parts:
-            acronym = part.isupper() and 2 <= len(part) <= 6 and part.lower() in initials
-            if _stem(part) not in stems and not acronym:
-                return True
-    return False
+        if any(_stem(part) not in stems and not (part.isupper() and 2 <= len(part) <= 6 and part.lower() in initials)
+               for part in parts):
+            out.append(name)
+    return out
 
 
 def stated_numbers(text: str) -> set[str]:
@@ -161,14 +172,14 @@ def _compares_backwards(claim: list[str], window: list[str]) -> bool | None:
     return found
 
 
-def _contradicts(claim: str, aligned: list[str]) -> str:
+def _contradicts(claim: str, aligned: list[str], compared: list[bool | None]) -> str:
     """"negation" or "direction" when the claim flips what the windows it restates say: it negates
     words those windows state plainly ("can be a complete answer" → "cannot be"), repeats what the
     closest one denies without its "not" ("the goals we pursue are not inclusive genetic
     fitness"), makes one of their comparisons the other way round, or uses the opposite of their
     direction word ("faster" → "slower") without the word itself. These are the windows closest
     to the claim: a "not" or a "slower" elsewhere in the passage says nothing about it, yet was
-    enough to let such a claim through."""
+    enough to let such a claim through. `compared` holds `_compares_backwards` for each window."""
     words = _words(claim)
     near = [w for window in aligned for w in _words(window)]
     near_set = set(near)
@@ -178,7 +189,6 @@ def _contradicts(claim: str, aligned: list[str]) -> str:
         scoped = _scoped(_words(aligned[0]))
         if len(scoped) >= DROPPED_SCOPE and scoped <= {_stem(w) for w in words}:
             return "negation"  # the claim repeats what the closest window denies, without its "not"
-    compared = [_compares_backwards(words, _words(window)) for window in aligned]
     if True in compared:
         return "direction"
     if False not in compared and any(word not in near_set and _OPPOSITE.get(word, set()) & near_set for word in words):
@@ -228,19 +238,21 @@ class Verifier:
             return Verdict(False, similarity, coverage, "number")
         if new_name(claim, " ".join(found[i] for i in ranked[:NAME_WINDOWS])):
             return Verdict(False, similarity, coverage, "name")
-        reason = _contradicts(claim, [found[i] for i in ranked[:ALIGNED]]) or \
-            self._reversal(claim, found[ranked[0]], source, found)
+        aligned = [found[i] for i in ranked[:ALIGNED]]
+        compared = [_compares_backwards(_words(claim), _words(window)) for window in aligned]
+        reason = _contradicts(claim, aligned, compared) or \
+            self._reversal(claim, aligned[0], source, found, turned_round=compared[0] is False)
         return Verdict(not reason, similarity, coverage, reason)
 
-    def _reversal(self, claim: str, best: str, source: str, found: list[str]) -> str:
+    def _reversal(self, claim: str, best: str, source: str, found: list[str], turned_round: bool) -> str:
         """"negation" or "direction" when the claim adds a negation or a direction word its source
         lacks, or drops the negation of the window closest to it, and undoing that change brings
-        claim and passage closer: the claim then says the opposite of what the source says."""
+        claim and passage closer: the claim then says the opposite of what the source says. A
+        comparison `turned_round` whole ("less ... than", sides swapped) keeps its direction word."""
         words, source_words, best_words = _words(claim), set(_words(source)), _words(best)
         claims: list[tuple[str, str]] = []  # (reason, the claim with the change undone)
         if _negations(words) - _negations(list(source_words)):
             claims.append(("negation", " ".join(w for w in words if not _negations([w]))))
-        turned_round = _compares_backwards(words, best_words) is False  # "less ... than", sides swapped
         for i, word in enumerate(words):
             opposite = sorted(_OPPOSITE.get(word, set()) & source_words)
             if word not in source_words and opposite and not turned_round:

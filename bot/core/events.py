@@ -35,7 +35,7 @@ MESSAGES = {
         "The library has nothing reliable on this, so I won't guess. "
         "I answer questions about AI alignment from the bundled articles; the closest sources are listed below."
     ),
-    Reason.DRAFT_UNSUPPORTED: "The model's draft could not be matched to the sources, so this answer quotes them directly.",
+    Reason.DRAFT_UNSUPPORTED: "This answer quotes the sources directly, because the model's draft could not be matched to them.",
     Reason.LLM_STOPPED: "The model stopped before finishing its answer, so the sources' own sentences finish it.",
     Reason.GREETING: (
         "Hello! I answer questions about AI alignment from a library of articles, and every claim links to "
@@ -134,20 +134,29 @@ class Failed:
 AnswerEvent = Retrieved | Queued | Thinking | Token | Sentence | Cited | Done | Failed
 
 
-def answer_notes(cited: Cited) -> list[str]:
-    """What a reader should know about how an answer was put together, in words (shown with its
-    sources, never as a prefix of the answer)."""
-    notes = []
-    if cited.reason == Reason.LLM_STOPPED:
-        notes.append(MESSAGES[cited.reason] + (f" ({cited.detail})" if cited.detail else ""))
-    elif cited.fallback and cited.reason:
-        notes.append(MESSAGES[cited.reason])
-    elif cited.extracted:
-        notes.append("This answer quotes the sources' own sentences.")
-    elif cited.quoted_sentences:
-        notes.append(f"The last {cited.quoted_sentences} sentence(s) quote the sources directly.")
-    if cited.unsupported_sentences and not cited.abstained:
-        notes.append(f"{cited.unsupported_sentences} sentence(s) of the model's draft were left out: "
-                     "no source supports them.")
-    return notes
+def _sentences(n: int) -> str:
+    return f"{n} sentence" if n == 1 else f"{n} sentences"
 
+
+def answer_notes(cited: Cited) -> list[str]:
+    """What a reader should know about how an answer was put together, in one plain sentence
+    (shown with its sources, never as a prefix of the answer): two notes on one answer ("the draft
+    could not be matched", "2 sentences were left out") read as two failures, not one answer."""
+    left_out = 0 if cited.abstained else cited.unsupported_sentences
+    if cited.reason == Reason.LLM_STOPPED:
+        return [MESSAGES[cited.reason] + (f" ({cited.detail})" if cited.detail else "")]
+    if cited.fallback and cited.reason:
+        if left_out:
+            return [f"This answer quotes the sources directly, because no source supports the {_sentences(left_out)} "
+                    "the model drafted."]
+        return [MESSAGES[cited.reason]]
+    if cited.extracted:
+        return ["This answer quotes the sources' own sentences."]
+    one = left_out == 1
+    dropped = f"{_sentences(left_out)} of the model's draft {'was' if one else 'were'} left out because no source " \
+              f"supports {'it' if one else 'them'}" if left_out else ""
+    if cited.quoted_sentences:
+        quoted = "The last sentence quotes" if cited.quoted_sentences == 1 else \
+            f"The last {cited.quoted_sentences} sentences quote"
+        return [f"{quoted} the sources directly" + (f"; {dropped}." if dropped else ".")]
+    return [dropped[0].upper() + dropped[1:] + "."] if dropped else []
