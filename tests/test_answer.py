@@ -204,6 +204,7 @@ def test_a_name_no_passage_gives_is_declined_and_one_it_gives_opens_the_answer(e
     ("Why did GPT-3, which is a language model, make things up?", False),
     ("What percentage of games did the policy win?", False),
     ("Are there researchers who think alignment will be easy?", False),
+    ("What does TAI stand for, and who came up with it?", False),  # the first question is answered
 ])
 def test_who_and_which_questions_ask_for_a_name(question, asks):
     assert asks_for_a_name(question) is asks
@@ -212,6 +213,8 @@ def test_who_and_which_questions_ask_for_a_name(question, asks):
 @pytest.mark.parametrize("text, named", [
     ("CoinRun is a platform game. Their agent ran past the coin to the end of the level.", None),
     ("In 2019 the CoinRun game came out, in December.", None),  # a sentence's first word and a month are no names
+    ("See \"Goal misgeneralization\" for the CoinRun game and the proposals of Langosco.", None),  # a pointer
+    ("Langosco and colleagues trained agents on the CoinRun game.", None),  # names someone, but not who created it
     ("The CoinRun game was created by Karl Cobbe and colleagues.", "Cobbe"),
 ])
 def test_a_name_is_stated_only_by_a_sentence_naming_someone_the_question_does_not(text, named):
@@ -245,6 +248,9 @@ def _source(title: str, text: str) -> Source:
      "Taylor's quantilizer samples an action from the top q fraction of a base distribution.", None),
     ("What value of q did Taylor recommend for a quantilizer?",
      "For a quantilizer, Taylor recommended a q of 0.1 as a start.", "0.1"),
+    # "How did X do on Y?" asks for a result: a sentence that only names the benchmark gives none.
+    ("How did GPT-4 do on the WMDP benchmark?", "WMDP tests hazardous knowledge, and GPT-4 was studied with it.", None),
+    ("How did GPT-4 do on the WMDP benchmark?", "GPT-4 answered 72 percent of the WMDP benchmark questions.", "72"),
     # A figure about the fund in general does not say what it gave a lab the question names.
     ("How much did the Survival Fund give to MIRI in its 2024 round?",
      "The Survival Fund expected its 2024 round to give between $10 and $20 million.", None),

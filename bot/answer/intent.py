@@ -158,6 +158,9 @@ def unknown_names(question: str, library: Container[str]) -> list[str]:
 
 _ASKS_FIGURE = re.compile(r"\bhow\s+(?:many|much|big)\b|\bwhat\s+(?:percentage|percent|share|fraction|proportion|salary)\b"
                           r"|\b(?:in\s+)?(?:what|which)\s+year\b|\bon\s+what\s+date\b|\bwhat\s+value\s+of\b"
+                          # a result: "What did X score on Y?", "How did X do on Y?"
+                          r"|\bwhat\s+(?:score|rating|accuracy)\b|\bwhat\s+did\s+[^?]{1,60}?\s+score\b"
+                          r"|\bhow\s+(?:well\s+)?(?:did|does|do)\s+[^?]{1,60}?\s+(?:do|perform|score|fare)\s+(?:on|in|at|against)\b"
                           r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:exact\s+|current\s+|total\s+)?"
                           r"(?:parameter\s+count|phone\s+number|salary|stipend|price|cost|budget|size)\b", re.I)
 _HOW_MANY = re.compile(r"\bhow\s+many\s+(?P<noun>[^?,]+?)\s+(?:did|does|do|was|were|is|are|has|have|had|will|would|"
@@ -181,7 +184,7 @@ _DATE = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[
 # A number that is part of a name ("GPT-4", "Llama-2") is no figure about anything.
 _NAME_NUMBER = re.compile(r"\b[A-Za-z]+-\d+(?:\.\d+)*[A-Za-z]*\b")
 _QUESTION_WORDS = content_words("how many much big what which percentage percent share fraction proportion year date "
-                                "exact current total")
+                                "exact current total score rating accuracy perform fare well")
 _TITLE_WORDS = _QUESTION_WORDS | content_words("title titled wording name named call called exact full")
 _FIGURE_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z]+(?:-[A-Za-z]+)*")
 FIGURE_NEAR = 4  # words between a figure and the noun a "How many ...?" counts
@@ -190,7 +193,8 @@ FIGURE_COVERED = 0.5  # share of the question's rare words around the sentence t
 
 def asks_for_a_figure(question: str) -> bool:
     """"How many ...?", "How much ...?", "How big ...?", "What percentage ...?", "In what year ...?",
-    "On what date ...?", "What is the parameter count (salary, phone number, cost...) of ...?"."""
+    "On what date ...?", "What is the parameter count (salary, phone number, cost...) of ...?", and a
+    result: "What did GPT-4 score on TruthfulQA?", "How did o3 do on ARC-AGI?"."""
     return bool(_ASKS_FIGURE.search(question))
 
 
@@ -257,8 +261,10 @@ def sentence_stating_title(question: str, sources: list[Source], idf: WordRarity
 
 
 # "Who ...?" asks for someone, unless it asks about someone named ("Who is Nick Bostrom?"); so does
-# "Which <kind of thing with a name> ...?" ("Which studio ...?", "what other NES games ...?").
-_ASKS_WHO = re.compile(r"(?:^|[,;]\s*(?:and\s+)?|\band\s+)who\b(?!['’]s\b)"
+# "Which <kind of thing with a name> ...?" ("Which studio ...?", "Besides Tetris, what other NES games
+# ...?"). Not a second question after "and": "What does TAI stand for, and who ...?" is answered
+# for what the library says.
+_ASKS_WHO = re.compile(r"(?:^|[,;]\s*)who\b(?!['’]s\b)"
                        r"(?!\s+(?:is|was|are|were)\s+(?!the\b|an?\b|some\b|those\b))", re.I)
 _NAMED_KINDS = ("company companies lab labs organisation organisations organization organizations group groups team teams "
                 "studio studios university universities college colleges city cities country countries journal journals "
@@ -266,7 +272,7 @@ _NAMED_KINDS = ("company companies lab labs organisation organisations organizat
                 "languages person people researcher researchers author authors story stories firm firms institute "
                 "institutes agency agencies website websites platform platforms benchmark benchmarks chatbot chatbots")
 _NOT_A_KIND = r"(?!of\b|is\b|are\b|was\b|were\b|has\b|have\b|had\b|do\b|does\b|did\b|can\b|could\b|will\b|would\b)"
-_ASKS_WHICH = re.compile(r"(?:^|[,;]\s*(?:and\s+)?|\band\s+)(?:which|what)\s+" + _NOT_A_KIND +
+_ASKS_WHICH = re.compile(r"(?:^|[,;]\s*)(?:which|what)\s+" + _NOT_A_KIND +
                          r"(?:other\s+)?(?:(?!of\b)[\w'’-]+\s+){0,2}?(?:" + "|".join(_NAMED_KINDS.split()) + r")\b", re.I)
 # "Bostrom or Yudkowsky?", "Which of these books ...?": the answer is one the question gives.
 _ALTERNATIVES = re.compile(r"\b[A-Z][\w'’-]*\s+or\s+[A-Z]|\bwhich\s+of\b", re.I)
@@ -298,6 +304,33 @@ def _names_given(sentence: str, library: WordRarity | None, common: Collection[s
     return out
 
 
+def _stems(words: str) -> frozenset[str]:
+    return frozenset(STEMMER.stemWord(w) for w in words.split())
+
+
+# The role a "Who founded ...?" asks about (the words that ask it), and the words with which a
+# sentence gives someone that role: a sentence naming the CoinRun researchers does not say who
+# made the game, nor one naming Christiano's university who supervised his PhD.
+_ROLES = [(_stems(asking), _stems(asking + " " + giving)) for asking, giving in [
+    ("found founded cofounded co-founded start started create created make made build built develop developed "
+     "invent invented design designed coin coined introduce introduced propose proposed came launch launched",
+     "founder founders creator creators inventor designer developer developers term named called origin originally "
+     "establish established set"),
+    ("wrote write written author authored co-authored coauthored",
+     "essay essays post posts paper papers book books article articles series blog letter thesis report published"),
+    ("lead leads led run runs ran head heads headed chair chairs chaired direct directs directed",
+     "chief ceo president director executive founder leader leaders"),
+    ("supervise supervised supervisor advise advised advisor", "mentor mentored student students"),
+]]
+
+
+def _role_words(question: str) -> frozenset[str]:
+    """The words one of which a sentence must use to give the role the question asks about (none
+    asked: any)."""
+    asked = {STEMMER.stemWord(w.lower()) for w in tokens(question)}
+    return frozenset().union(*(giving for asking, giving in _ROLES if asking & asked))
+
+
 def sentence_stating_name(question: str, sources: list[Source], idf: WordRarity | None,
                           common: Collection[str]) -> str | None:
     """The passage sentence that names someone or something the question does not, with every name
@@ -305,9 +338,18 @@ def sentence_stating_name(question: str, sources: list[Source], idf: WordRarity 
     any: the best covered. A library that tells of CoinRun but never says who made it, or of
     Christiano's PhD but never who supervised it in a sentence naming anyone, does not answer
     "Who ...?"."""
+    role = _role_words(question)
+
+    def names_someone(sentence: str) -> bool:
+        if role and not role & {STEMMER.stemWord(w.lower()) for w in tokens(sentence)}:
+            return False
+        return bool(unnamed(_names_given(sentence, idf, common), question))
     return _stated_near(question, sources, idf, neighbours=0, asking=_QUESTION_WORDS | content_words("who which"),
-                        covered=NAME_COVERED,
-                        states=lambda sentence: bool(unnamed(_names_given(sentence, idf, common), question)))
+                        covered=NAME_COVERED, states=names_someone)
+
+
+# "See "Specification gaming" for ...": a pointer to other articles states nothing itself.
+_POINTER = re.compile(r"\s*(?:see|for more(?: on)?|related:)\s", re.I)
 
 
 def _stated_near(question: str, sources: list[Source], idf: WordRarity | None, states: Callable[[str], bool],
@@ -326,7 +368,7 @@ def _stated_near(question: str, sources: list[Source], idf: WordRarity | None, s
                 continue  # about the article, and never quoted in an answer
             parts = sentences(plain(passage.text))
             for i, sentence in enumerate(parts):
-                if not states(sentence):
+                if _POINTER.match(sentence) or not states(sentence):
                     continue
                 around = " ".join((passage.title, *parts[max(0, i - neighbours):i + neighbours + 1]))
                 key = (overlap(focus, content_words(around), idf), overlap(focus, content_words(sentence), idf))

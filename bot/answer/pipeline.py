@@ -294,18 +294,20 @@ def answer(question: str, engine: Engine, conversation: Conversation | None = No
     elif asked:
         stating = (sentence_stating_figure if asked == "figure" else sentence_stating_title)(
             question, sources, engine.retriever.idf)
-    if sources and (unknown_topic or (term and not mentions(sources, term)) or (asked and stating is None)):
+    # Short questions about an acronym embed far from everything; the acronym itself says they are on topic.
+    relevant = bool(sources) and (best >= settings.min_relevance or bool(known_acronyms(question, engine.retriever.idf)))
+    # A question off the field altogether ("Who won the World Cup?") gets the off-topic reply below.
+    if sources and (unknown_topic or (term and not mentions(sources, term)) or (asked and relevant and stating is None)):
         # "What is X?" where no passage names X, a question about a term the library never uses,
         # or a figure, title or name no passage states: the articles only share words with the question.
-        why = f"no passage states the {asked} asked for" if asked and stating is None else \
+        why = f"no passage states the {asked} asked for" if asked and relevant and stating is None else \
             f"no passage names {', '.join(names or unknown) or ' '.join(sorted(term))}"
         log.info("declined %r: %s", question, why)
         yield Cited("", [], abstained=True, reason=Reason.NOTHING_RELEVANT, related=_related(sources))
         timings["total_s"] = time.perf_counter() - started
         yield Done(timings)
         return
-    # Short questions about an acronym embed far from everything; the acronym itself says they are on topic.
-    if not sources or (best < settings.min_relevance and not known_acronyms(question, engine.retriever.idf)):
+    if not relevant:
         off_topic = engine.retriever.topicality(vector) < settings.min_topicality
         yield Cited("", [], abstained=True, reason=Reason.OFF_TOPIC if off_topic else Reason.NOTHING_RELEVANT,
                     related=[] if off_topic else _related(sources))
