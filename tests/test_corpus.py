@@ -80,6 +80,21 @@ def test_question_set():
         assert sum(kind in q["tags"] for q in questions) >= 10, kind
 
 
+def test_the_held_out_name_questions_are_well_formed():
+    """corpus/questions-names.jsonl: who/which questions written on 2026-12-06 to measure the name
+    rules on questions they were not written from (BENCHMARKS.md)."""
+    lines = (ROOT / "corpus" / "questions-names.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line) for line in lines if line.strip()]
+    ids = {p.stem for p in ARTICLES}
+    assert len({q["id"] for q in questions}) == len(questions) == 100
+    for q in questions:
+        assert q["question"].strip() and q["reference_answer"].strip() and "names" in q["tags"], q["id"]
+        if q["answerable"]:
+            assert q["gold_sources"] and set(q["gold_sources"]) <= ids, q["id"]
+        else:
+            assert q["gold_sources"] == [] and "near-miss" in q["tags"], q["id"]
+
+
 def test_every_article_is_indexed(corpus_data_dir):
     store = IndexStore.open_for_reading(Settings(data_dir=corpus_data_dir))
     indexed = {c.metadata["doc_id"] for c in store.all_chunks()}
