@@ -215,6 +215,7 @@ def test_who_and_which_questions_ask_for_a_name(question, asks):
     ("In 2019 the CoinRun game came out, in December.", None),  # a sentence's first word and a month are no names
     ("See \"Goal misgeneralization\" for the CoinRun game and the proposals of Langosco.", None),  # a pointer
     ("Langosco and colleagues trained agents on the CoinRun game.", None),  # names someone, but not who created it
+    ("Langosco published a post called \"CoinRun\" about the CoinRun game.", None),  # naming a post is no making
     ("The CoinRun game was created by Karl Cobbe and colleagues.", "Cobbe"),
 ])
 def test_a_name_is_stated_only_by_a_sentence_naming_someone_the_question_does_not(text, named):

@@ -310,12 +310,13 @@ def _stems(words: str) -> frozenset[str]:
 
 # The role a "Who founded ...?" asks about (the words that ask it), and the words with which a
 # sentence gives someone that role: a sentence naming the CoinRun researchers does not say who
-# made the game, nor one naming Christiano's university who supervised his PhD.
+# made the game, nor one naming Christiano's university who supervised his PhD, nor one saying
+# who published a post "called" something who made what it is about.
 _ROLES = [(_stems(asking), _stems(asking + " " + giving)) for asking, giving in [
     ("found founded cofounded co-founded start started create created make made build built develop developed "
-     "invent invented design designed coin coined introduce introduced propose proposed came launch launched",
-     "founder founders creator creators inventor designer developer developers term named called origin originally "
-     "establish established set"),
+     "invent invented design designed launch launched came",
+     "founder founders creator creators inventor designer developer developers establish established set origin originally"),
+    ("coin coined introduce introduced propose proposed name named came", "term called origin originally"),
     ("wrote write written author authored co-authored coauthored",
      "essay essays post posts paper papers book books article articles series blog letter thesis report published"),
     ("lead leads led run runs ran head heads headed chair chairs chaired direct directs directed",
