@@ -201,6 +201,7 @@ def test_a_name_no_passage_gives_is_declined_and_one_it_gives_opens_the_answer(e
     ("Who is Nick Bostrom and why is he famous?", False),  # about someone named
     ("Who actually came up with the paperclip example, Bostrom or Yudkowsky?", False),  # one of two it gives
     ("Which of these books should I read first?", False),
+    ("Who argued for or against the pause letter?", True),  # no choice between names it gives
     ("Why did GPT-3, which is a language model, make things up?", False),
     ("What percentage of games did the policy win?", False),
     ("Are there researchers who think alignment will be easy?", False),

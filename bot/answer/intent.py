@@ -275,7 +275,7 @@ _NOT_A_KIND = r"(?!of\b|is\b|are\b|was\b|were\b|has\b|have\b|had\b|do\b|does\b|d
 _ASKS_WHICH = re.compile(r"(?:^|[,;]\s*)(?:which|what)\s+" + _NOT_A_KIND +
                          r"(?:other\s+)?(?:(?!of\b)[\w'’-]+\s+){0,2}?(?:" + "|".join(_NAMED_KINDS.split()) + r")\b", re.I)
 # "Bostrom or Yudkowsky?", "Which of these books ...?": the answer is one the question gives.
-_ALTERNATIVES = re.compile(r"\b[A-Z][\w'’-]*\s+or\s+[A-Z]|\bwhich\s+of\b", re.I)
+_ALTERNATIVES = re.compile(r"\b[A-Z][\w'’-]*\s+or\s+[A-Z]|\b(?i:which)\s+of\b")
 _MONTHS = frozenset("january february march april may june july august september october november december".split())
 NAME_COVERED = 0.1  # share of the question's rare words in the sentence (and title) that gives a name
 
@@ -355,9 +355,10 @@ _POINTER = re.compile(r"\s*(?:see|for more(?: on)?|related:)\s", re.I)
 
 def _stated_near(question: str, sources: list[Source], idf: WordRarity | None, states: Callable[[str], bool],
                  neighbours: int, asking: set[str], covered: float = FIGURE_COVERED) -> str | None:
-    """The passage sentence that `states` what the question asks with a `covered` share (by rarity)
-    of the question's words (other than the `asking` ones: "how many", "title") and every name it gives in it and its
-    `neighbours` sentences on either side (and its article's title); of those, the best covered,
+    """The passage sentence that `states` what the question asks with a `covered` share (by
+    rarity) of the question's words (other than the `asking` ones: "how many", "title") and every
+    name it gives in it and its `neighbours` sentences on either side (and its article's title);
+    of those, the best covered,
     and on a tie the one holding most of those words itself ("He earned his PhD ... as of 2025"
     shares its neighbours with the sentence giving the year of his essay). None when no sentence
     qualifies: a figure about MIRI's funder in general does not say what it gave MIRI."""
